@@ -1,0 +1,11 @@
+{#- Column types shared by models and contracts. One place to change them per warehouse. -#}
+
+{#- Money: four decimals like raw.sales (DECIMAL(18, 4)); sums are rounded to the cent only for display. -#}
+{% macro type_money() -%}
+    {{ return(api.Column.numeric_type("decimal", 18, 4)) }}
+{%- endmacro %}
+
+{#- Wide money for sums over many lines. -#}
+{% macro type_money_sum() -%}
+    {{ return(api.Column.numeric_type("decimal", 38, 4)) }}
+{%- endmacro %}
