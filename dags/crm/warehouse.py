@@ -67,7 +67,9 @@ def raw_table_ddl(source: str) -> str:
 
 
 def quarantine_table_ddl(source: str) -> str:
-    cols = ",\n    ".join(f'"{name}" {type_}' for name, type_ in (*LINEAGE_COLUMNS, *QUARANTINE_EXTRA_COLUMNS))
+    cols = ",\n    ".join(
+        f'"{name}" {type_}' for name, type_ in (*LINEAGE_COLUMNS, *QUARANTINE_EXTRA_COLUMNS)
+    )
     return f"create table if not exists quarantine.{source} (\n    {cols}\n)"
 
 

@@ -1,0 +1,118 @@
+"""The one place that picks splink's backend for a dbt Python model's session.
+
+dbt-duckdb hands a Python model a ``duckdb.DuckDBPyConnection`` and returns refs as DuckDB
+relations; dbt-spark hands a ``SparkSession`` and Spark DataFrames. Everything else in
+:mod:`crm.identity` talks to splink through :class:`SplinkBackend`, so running identity resolution
+on another engine means adding a backend here, nothing else.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import duckdb
+from splink import DuckDBAPI
+from splink.internals.database_api import DatabaseAPISubClass
+from splink.internals.splink_dataframe import SplinkDataFrame
+
+log = logging.getLogger(__name__)
+
+
+class SplinkBackend(Protocol):
+    """How splink runs next to one dbt adapter."""
+
+    name: str
+    db_api: DatabaseAPISubClass
+
+    def select(
+        self, relation: Any, columns: Sequence[str], condition: str | None = None, order_by: str | None = None
+    ) -> Any:
+        """Columns (and rows matching a SQL condition) of a dbt ref, in a deterministic order."""
+        ...
+
+    def to_splink_input(self, relation: Any) -> Any:
+        """A dbt ref (relation or DataFrame) as something ``db_api.register`` accepts."""
+        ...
+
+    def to_model_output(self, frame: SplinkDataFrame) -> Any:
+        """A splink result as something the dbt adapter can materialise from a Python model."""
+        ...
+
+
+@dataclass
+class DuckDBBackend:
+    """splink on a private in-memory DuckDB database.
+
+    splink materialises many ``__splink__*`` work tables; keeping them out of the warehouse file
+    means a failed run leaves nothing behind and the warehouse's single-writer lock is held only
+    for the final write. The data cross over as Arrow (zero-copy within the process).
+    """
+
+    db_api: DatabaseAPISubClass
+    name: str = "duckdb"
+
+    @classmethod
+    def create(cls, threads: int | None = None) -> DuckDBBackend:
+        con = duckdb.connect(":memory:")
+        if threads:
+            con.execute(f"set threads = {int(threads)}")
+        return cls(db_api=DuckDBAPI(connection=con))
+
+    def select(
+        self, relation: Any, columns: Sequence[str], condition: str | None = None, order_by: str | None = None
+    ) -> Any:
+        if condition:
+            relation = relation.filter(condition)
+        relation = relation.project(", ".join(columns))
+        return relation.order(order_by) if order_by else relation
+
+    def to_splink_input(self, relation: Any) -> Any:
+        if isinstance(relation, duckdb.DuckDBPyRelation):
+            return relation.to_arrow_table()
+        return relation
+
+    def to_model_output(self, frame: SplinkDataFrame) -> Any:
+        return frame.as_duckdbpyrelation().to_arrow_table()
+
+
+@dataclass
+class SparkBackend:
+    """splink on the dbt-spark session itself (its work tables live in the session's catalog)."""
+
+    db_api: DatabaseAPISubClass
+    name: str = "spark"
+
+    @classmethod
+    def create(cls, spark_session: Any) -> SparkBackend:
+        from splink import SparkAPI  # pyspark is an optional extra
+
+        return cls(db_api=SparkAPI(spark_session=spark_session))
+
+    def select(
+        self, relation: Any, columns: Sequence[str], condition: str | None = None, order_by: str | None = None
+    ) -> Any:
+        if condition:
+            relation = relation.filter(condition)
+        relation = relation.select(*columns)
+        return relation.orderBy(order_by) if order_by else relation
+
+    def to_splink_input(self, relation: Any) -> Any:
+        return relation
+
+    def to_model_output(self, frame: SplinkDataFrame) -> Any:
+        return frame.as_spark_dataframe()  # type: ignore[attr-defined]
+
+
+def backend_for(session: Any) -> SplinkBackend:
+    """The splink backend matching a dbt Python model's ``session`` argument."""
+    if isinstance(session, duckdb.DuckDBPyConnection):
+        return DuckDBBackend.create()
+    if type(session).__name__ == "SparkSession":
+        return SparkBackend.create(session)
+    raise TypeError(
+        f"identity resolution has no splink backend for a dbt session of type {type(session).__qualname__}; "
+        "supported: duckdb.DuckDBPyConnection (dbt-duckdb), pyspark SparkSession (dbt-spark)"
+    )

@@ -1,0 +1,92 @@
+"""Train the splink model on the contact records and score candidate pairs.
+
+Training, in this order (all deterministic for identical inputs):
+
+1. ``probability_two_random_records_match`` from the deterministic rules and their assumed recall;
+2. u probabilities by random sampling of record pairs, with a fixed seed;
+3. m probabilities by EM, once per training blocking rule (each pass leaves the columns in its
+   rule untouched). A rule that yields fewer than ``min_em_pairs`` pairs is skipped and the priors
+   of :mod:`crm.identity.model_spec` stand: EM on a handful of pairs is unstable.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from splink import Linker
+from splink.internals.splink_dataframe import SplinkDataFrame
+
+from crm.identity import model_spec
+from crm.identity.backend import SplinkBackend
+from crm.identity.config import IdentityConfig
+
+log = logging.getLogger(__name__)
+
+#: Comparison columns whose agreement level (gamma) is kept for auditing each scored pair.
+GAMMA_COLUMNS: tuple[str, ...] = tuple(
+    f"gamma_{name}"
+    for name in ("name_norm", "birth_date", "address_norm", "company_norm", "phone_e164", "email")
+)
+
+
+def count_rows(backend: SplinkBackend, frame: SplinkDataFrame) -> int:
+    result = backend.db_api.query_sql(
+        f"select count(*) as n from {frame.physical_name}", output_type="pandas"
+    )
+    return int(result["n"].iloc[0])
+
+
+def train(linker: Linker, config: IdentityConfig) -> list[str]:
+    """Estimate the model's parameters in place; returns the EM rules that were used."""
+    linker.training.estimate_probability_two_random_records_match(
+        model_spec.deterministic_rules(), recall=config.deterministic_recall
+    )
+    linker.training.estimate_u_using_random_sampling(max_pairs=config.u_max_pairs, seed=config.seed)
+    used: list[str] = []
+    for rule in model_spec.training_blocking_rules():
+        (counted,) = linker.blocking_analysis.count_comparisons_from_blocking_rules(
+            [rule], record_sample_proportion=1.0
+        )
+        pairs = counted["cumulative_comparison_count"]
+        sql = counted["blocking_rule"]
+        if pairs < config.min_em_pairs:
+            log.info(
+                "EM skipped for %s: %d pairs < identity_min_em_pairs=%d", sql, pairs, config.min_em_pairs
+            )
+            continue
+        log.info("EM on %s (%d pairs)", sql, pairs)
+        linker.training.estimate_parameters_using_expectation_maximisation(
+            rule, estimate_without_term_frequencies=True
+        )
+        used.append(sql)
+    return used
+
+
+def score_pairs(records: Any, backend: SplinkBackend, config: IdentityConfig) -> SplinkDataFrame:
+    """Train on ``records`` and return the candidate pairs scoring at least the review threshold.
+
+    Columns: record_key_l, record_key_r, match_weight, match_probability, match_key (index of the
+    blocking rule that produced the pair) and the agreement level of each comparison.
+    """
+    frame = backend.db_api.register(backend.to_splink_input(records), table_name="identity_contact_records")
+    linker = Linker(frame, model_spec.settings(), log_level=logging.WARNING)
+    n = count_rows(backend, frame)
+    if n >= 2:
+        rules = train(linker, config)
+        log.info("identity model trained on %d named records; EM rules used: %s", n, rules or "none")
+    predictions = linker.inference.predict(
+        threshold_match_probability=config.review_threshold, warning_mode="never"
+    )
+    columns = ", ".join(
+        [
+            f"{model_spec.UNIQUE_ID_COLUMN}_l as record_key_l",
+            f"{model_spec.UNIQUE_ID_COLUMN}_r as record_key_r",
+            "match_weight",
+            "match_probability",
+            "cast(match_key as integer) as blocking_rule_index",
+            *GAMMA_COLUMNS,
+        ]
+    )
+    sql = f"select {columns} from {predictions.physical_name}"
+    return backend.db_api.query_sql(sql, output_type="splink_df")

@@ -1,0 +1,1 @@
+"""Ingestion: discover landing files, read and normalise them, validate with GX, load or quarantine."""

@@ -1,0 +1,322 @@
+"""Readers for the accepted file types: CSV, XLSX and JSON Lines, streamed in chunks.
+
+Every reader yields ``Chunk`` objects: a DataFrame of canonical columns holding the values as
+written (index = source row number) plus the ``BadRow`` records that could not be split into
+columns. Row numbers are 1-based data record numbers (the header is not counted) for CSV and XLSX,
+and line numbers for JSON Lines; error messages also name the physical line where it differs.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+import re
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from crm.contract import fold_header, header_lookup
+from crm.ingest.decoding import detect_text_format
+from crm.ingest.errors import BadRow, FileRejected
+from crm.ingest.headers import HeaderMap, check_header_map, map_headers
+
+#: Longest accepted field; longer values are quarantined, not loaded (and never crash the reader).
+MAX_FIELD_CHARS = 10_000
+#: csv's own limit must be larger so that over-long fields reach our check instead of aborting.
+csv.field_size_limit(16 * 1024 * 1024)
+#: Bytes that did not decode survive as lone surrogates (errors="surrogateescape").
+_SURROGATE = re.compile("[\udc80-\udcff]")
+
+
+@dataclass
+class Chunk:
+    frame: pd.DataFrame
+    bad_rows: list[BadRow] = field(default_factory=list)
+
+    @property
+    def rows_read(self) -> int:
+        return len(self.frame) + len(self.bad_rows)
+
+
+@dataclass
+class OpenedFile:
+    """A file whose format was recognised; ``chunks()`` streams its records."""
+
+    path: Path
+    source: str
+    file_type: str
+    encoding: str | None
+    header_map: HeaderMap | None
+    _iterator: Iterator[Chunk]
+
+    def chunks(self) -> Iterator[Chunk]:
+        return self._iterator
+
+
+def _frame(records: list[dict[str, object]], rows: list[int]) -> pd.DataFrame:
+    frame = pd.DataFrame.from_records(records, index=pd.Index(rows, name="_source_row"))
+    return frame.astype(object)
+
+
+def _oversized(values: dict[str, object]) -> str | None:
+    for column, value in values.items():
+        if isinstance(value, str) and len(value) > MAX_FIELD_CHARS:
+            return column
+    return None
+
+
+def _split_records(
+    records: Iterator[tuple[int, dict[str, object] | None, BadRow | None]], chunk_rows: int
+) -> Iterator[Chunk]:
+    batch: list[dict[str, object]] = []
+    rows: list[int] = []
+    bad: list[BadRow] = []
+    yielded = False
+    for row, values, bad_row in records:
+        if bad_row is not None:
+            bad.append(bad_row)
+        elif values is not None:
+            if (column := _oversized(values)) is not None:
+                bad.append(
+                    BadRow(
+                        row,
+                        "field_too_long",
+                        f"{column} is longer than {MAX_FIELD_CHARS} characters",
+                        {
+                            k: (v[:200] + "…" if isinstance(v, str) and len(v) > 200 else v)
+                            for k, v in values.items()
+                        },
+                    )
+                )
+            else:
+                batch.append(values)
+                rows.append(row)
+        if len(batch) + len(bad) >= chunk_rows:
+            yield Chunk(_frame(batch, rows), bad)
+            batch, rows, bad, yielded = [], [], [], True
+    if batch or bad or not yielded:  # a header-only file still yields one (empty) chunk
+        yield Chunk(_frame(batch, rows), bad)
+
+
+# --- CSV ---------------------------------------------------------------------------------------
+
+
+def _csv_records(path: Path, source: str, encoding: str, delimiter: str, header_map: HeaderMap):
+    positions = header_map.positions
+    with path.open(encoding=encoding, errors="surrogateescape", newline="") as fh:
+        reader = csv.reader(fh, delimiter=delimiter, strict=True)
+        header_seen = False
+        header_len = 0
+        record = 0
+        while True:
+            start_line = reader.line_num + 1
+            try:
+                cells = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                raise FileRejected(
+                    "malformed_csv",
+                    f"{path.name}: line {start_line}: {exc} (rule: CSV fields must be properly quoted; "
+                    f"{record} records were read before it)",
+                ) from exc
+            if not any(cell.strip() for cell in cells):
+                continue  # blank line: not a record
+            if not header_seen:
+                header_seen, header_len = True, len(cells)
+                continue
+            record += 1
+            raw_line = delimiter.join(cells)
+            if _SURROGATE.search(raw_line):
+                yield (
+                    record,
+                    None,
+                    BadRow(
+                        record,
+                        "undecodable_bytes",
+                        f"bytes that are not valid {encoding} "
+                        f"(line {start_line}; mixed encodings in one file?)",
+                        {
+                            "raw_line": raw_line.encode(encoding, errors="surrogateescape").decode(
+                                encoding, errors="backslashreplace"
+                            )
+                        },
+                    ),
+                )
+                continue
+            if len(cells) != header_len:
+                yield (
+                    record,
+                    None,
+                    BadRow(
+                        record,
+                        "wrong_column_count",
+                        f"expected {header_len} fields, found {len(cells)} (line {start_line})",
+                        {"raw_line": raw_line},
+                    ),
+                )
+                continue
+            yield record, {col: cells[pos] for col, pos in positions.items()}, None
+
+
+def open_csv(path: Path, source: str, chunk_rows: int) -> OpenedFile:
+    fmt = detect_text_format(path, source)
+    header_map = check_header_map(source, map_headers(source, fmt.header), path.name)
+    records = _csv_records(path, source, fmt.encoding, fmt.delimiter, header_map)
+    return OpenedFile(path, source, "csv", fmt.encoding, header_map, _split_records(records, chunk_rows))
+
+
+# --- XLSX --------------------------------------------------------------------------------------
+
+
+def _cell(value: object) -> object:
+    """openpyxl values -> what a CSV export would have said (keep dates as dates)."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))  # phone numbers and ids typed as numbers lose nothing
+    if isinstance(value, dt.datetime | dt.date):
+        return value
+    return value
+
+
+def open_xlsx(path: Path, source: str, chunk_rows: int) -> OpenedFile:
+    import openpyxl
+
+    try:
+        workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except (zipfile.BadZipFile, OSError, KeyError, ValueError) as exc:
+        raise FileRejected("invalid_xlsx", f"{path.name}: not a readable XLSX workbook ({exc})") from exc
+    # Exports sometimes carry a cover sheet or pivot: use the first sheet whose header fits the source.
+    chosen = None
+    best_matched = 0
+    problems: list[str] = []
+    for sheet in workbook.worksheets:
+        rows = sheet.iter_rows(values_only=True)
+        header_row = 0
+        header: list[object] = []
+        for header_row, values in enumerate(rows, start=1):  # noqa: B007 - header_row used below
+            if any(v is not None and str(v).strip() for v in values):
+                header = list(values)
+                break
+        header_map = map_headers(source, header)
+        try:
+            check_header_map(source, header_map, f"{path.name} [{sheet.title}]")
+        except FileRejected as exc:
+            problems.append(exc.message)
+            continue
+        if header_map.matched > best_matched:
+            chosen, best_matched = (sheet, header_row, header_map), header_map.matched
+    if chosen is None:
+        workbook.close()
+        raise FileRejected(
+            "missing_required_columns",
+            f"{path.name}: no sheet has the required columns: "
+            + " | ".join(problems or ["workbook has no sheets"]),
+        )
+    sheet, header_row, header_map = chosen
+
+    def records():
+        try:
+            for number, values in enumerate(
+                sheet.iter_rows(min_row=header_row + 1, values_only=True), start=1
+            ):
+                if not any(v is not None and str(v).strip() for v in values):
+                    continue
+                cells = [_cell(v) for v in values]
+                yield (
+                    number,
+                    {c: (cells[p] if p < len(cells) else None) for c, p in header_map.positions.items()},
+                    None,
+                )
+        except (zipfile.BadZipFile, OSError, KeyError, ValueError) as exc:
+            raise FileRejected(
+                "invalid_xlsx", f"{path.name}: the workbook is truncated or corrupt ({exc})"
+            ) from exc
+        finally:
+            workbook.close()
+
+    return OpenedFile(path, source, "xlsx", None, header_map, _split_records(records(), chunk_rows))
+
+
+# --- JSON Lines --------------------------------------------------------------------------------
+
+
+def open_jsonl(path: Path, source: str, chunk_rows: int) -> OpenedFile:
+    lookup = header_lookup(source)
+    with path.open("rb") as fh:
+        head = fh.read(4)
+    if not head:
+        raise FileRejected("empty_file", f"{path.name}: the file is empty")
+
+    def records():
+        with path.open(encoding="utf-8-sig", errors="surrogateescape", newline=None) as fh:
+            for number, line in enumerate(fh, start=1):
+                text = line.strip()
+                if not text:
+                    continue
+                try:
+                    obj = json.loads(text)
+                except json.JSONDecodeError as exc:
+                    yield (
+                        number,
+                        None,
+                        BadRow(
+                            number, "invalid_json", f"line {number}: {exc.msg}", {"raw_line": text[:2000]}
+                        ),
+                    )
+                    continue
+                if not isinstance(obj, dict):
+                    yield (
+                        number,
+                        None,
+                        BadRow(
+                            number,
+                            "invalid_json",
+                            f"line {number}: not a JSON object",
+                            {"raw_line": text[:2000]},
+                        ),
+                    )
+                    continue
+                values: dict[str, object] = {}
+                for key, value in obj.items():
+                    column = lookup.get(fold_header(str(key)))
+                    if column is not None and column not in values:
+                        values[column] = (
+                            value
+                            if not isinstance(value, list | dict)
+                            else json.dumps(value, ensure_ascii=False)
+                        )
+                yield number, values, None
+
+    return OpenedFile(path, source, "jsonl", "utf-8", None, _split_records(records(), chunk_rows))
+
+
+OPENERS = {
+    "csv": open_csv,
+    "txt": open_csv,
+    "tsv": open_csv,
+    "xlsx": open_xlsx,
+    "jsonl": open_jsonl,
+    "ndjson": open_jsonl,
+}
+
+
+def open_file(path: Path, source: str, chunk_rows: int = 100_000) -> OpenedFile:
+    """Open a landing file by its extension; raise FileRejected when it is not what it claims."""
+    extension = path.suffix.lower().lstrip(".")
+    opener = OPENERS.get(extension)
+    if opener is None:
+        raise FileRejected(
+            "unsupported_file_type",
+            f"{path.name}: .{extension} files are not accepted (accepted: csv, tsv, txt, xlsx, jsonl)",
+        )
+    if path.stat().st_size == 0:
+        raise FileRejected("empty_file", f"{path.name}: the file is empty (0 bytes)")
+    if extension == "xlsx" and not zipfile.is_zipfile(path):
+        raise FileRejected(
+            "invalid_xlsx", f"{path.name}: has the .xlsx extension but is not an XLSX (zip) file"
+        )
+    return opener(path, source, chunk_rows)

@@ -1,0 +1,105 @@
+"""Ingest every ready landing file of one or more sources and summarise the outcome."""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+
+from crm.config import Settings
+from crm.contract import SOURCES
+from crm.ingest.discovery import discover
+from crm.ingest.loader import FileLoader, FileOutcome
+from crm.ingest.storage import StorageError
+from crm.ingest.validation import BatchValidator
+from crm.warehouse import connect, ensure_schema
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class SourceSummary:
+    source: str
+    files_seen: int = 0
+    files_loaded: int = 0
+    files_duplicate: int = 0
+    files_rejected: int = 0
+    files_failed: int = 0
+    rows_read: int = 0
+    rows_loaded: int = 0
+    rows_quarantined: int = 0
+    quarantine_reasons: dict[str, int] = field(default_factory=dict)
+    rejections: dict[str, str] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+
+    def add(self, outcome: FileOutcome) -> None:
+        self.files_seen += 1
+        if outcome.status in ("loaded", "archived"):
+            self.files_loaded += outcome.status == "loaded"
+        elif outcome.status == "duplicate":
+            self.files_duplicate += 1
+        elif outcome.status == "rejected":
+            self.files_rejected += 1
+            self.rejections[outcome.file_name] = outcome.message or ""
+        self.rows_read += outcome.rows_read
+        self.rows_loaded += outcome.rows_loaded
+        self.rows_quarantined += outcome.rows_quarantined
+        if outcome.status != "rejected":
+            merged = Counter(self.quarantine_reasons)
+            merged.update(outcome.reasons)
+            self.quarantine_reasons = dict(sorted(merged.items()))
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+class IngestionFailed(RuntimeError):
+    """Some files failed for reasons other than their content; they stay in landing for a retry."""
+
+
+def ingest(
+    settings: Settings | None = None,
+    sources: tuple[str, ...] = SOURCES,
+    *,
+    build_docs: bool = True,
+    raise_on_error: bool = True,
+) -> list[SourceSummary]:
+    """Load every ready file of ``sources``. Files whose *content* is bad are rejected and the run goes on;
+    files that fail for environmental reasons (I/O, permissions) are reported and raise at the end."""
+    settings = settings or Settings.from_env()
+    for source in sources:
+        if source not in SOURCES:
+            raise ValueError(f"unknown source {source!r}; expected one of {', '.join(SOURCES)}")
+        (settings.landing_dir / source).mkdir(parents=True, exist_ok=True)
+    validator = BatchValidator(settings.expectations_dir, settings.gx_root)
+    summaries = []
+    with connect(settings.warehouse_path) as con:
+        ensure_schema(con)
+        loader = FileLoader(con, validator, settings)
+        for source in sources:
+            summary = SourceSummary(source)
+            for landing in discover(settings.landing_dir, source, settings.settle_seconds):
+                try:
+                    summary.add(loader.load(landing))
+                except StorageError as exc:
+                    log.error("%s/%s: %s", source, landing.path.name, exc)
+                    summary.files_seen += 1
+                    summary.files_failed += 1
+                    summary.errors[landing.path.name] = str(exc)
+                except Exception as exc:
+                    log.exception(
+                        "%s/%s failed; it stays in landing for the next run", source, landing.path.name
+                    )
+                    summary.files_seen += 1
+                    summary.files_failed += 1
+                    summary.errors[landing.path.name] = f"{type(exc).__name__}: {exc}"
+            summaries.append(summary)
+    if build_docs:
+        validator.build_data_docs()
+    failed = {f"{s.source}/{name}": err for s in summaries for name, err in s.errors.items()}
+    if failed and raise_on_error:
+        raise IngestionFailed(
+            "files failed and stay in landing for the next run: "
+            + "; ".join(f"{k}: {v}" for k, v in failed.items())
+        )
+    return summaries

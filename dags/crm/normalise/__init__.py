@@ -1,0 +1,1 @@
+"""Value normalisers: pure functions of one value, plus a vectorised applier for whole columns."""
