@@ -108,7 +108,9 @@ class SparkBackend:
 
 def backend_for(session: Any) -> SplinkBackend:
     """The splink backend matching a dbt Python model's ``session`` argument."""
-    if isinstance(session, duckdb.DuckDBPyConnection):
+    # dbt-duckdb wraps its cursor (DuckDBCursorWrapper) and forwards everything to it.
+    cursor = getattr(session, "_cursor", session)
+    if isinstance(cursor, duckdb.DuckDBPyConnection):
         return DuckDBBackend.create()
     if type(session).__name__ == "SparkSession":
         return SparkBackend.create(session)

@@ -96,7 +96,7 @@ def settings() -> SettingsCreator:
         blocking_rules_to_generate_predictions=prediction_blocking_rules(),
         probability_two_random_records_match=PRIOR_PROBABILITY_TWO_RANDOM_RECORDS_MATCH,
         retain_matching_columns=False,
-        retain_intermediate_calculation_columns=False,
+        retain_intermediate_calculation_columns=True,  # mw_* kept for audit
         em_convergence=1e-4,
         max_iterations=25,
     )

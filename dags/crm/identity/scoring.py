@@ -23,9 +23,9 @@ from crm.identity.config import IdentityConfig
 
 log = logging.getLogger(__name__)
 
-#: Comparison columns whose agreement level (gamma) is kept for auditing each scored pair.
-GAMMA_COLUMNS: tuple[str, ...] = tuple(
-    f"gamma_{name}"
+#: Partial match weight of each comparison, kept to audit why a pair scored as it did.
+PARTIAL_WEIGHT_COLUMNS: tuple[str, ...] = tuple(
+    f"mw_{name}"
     for name in ("name_norm", "birth_date", "address_norm", "company_norm", "phone_e164", "email")
 )
 
@@ -67,7 +67,7 @@ def score_pairs(records: Any, backend: SplinkBackend, config: IdentityConfig) ->
     """Train on ``records`` and return the candidate pairs scoring at least the review threshold.
 
     Columns: record_key_l, record_key_r, match_weight, match_probability, match_key (index of the
-    blocking rule that produced the pair) and the agreement level of each comparison.
+    blocking rule that produced the pair) and each comparison's partial match weight (mw_*).
     """
     frame = backend.db_api.register(backend.to_splink_input(records), table_name="identity_contact_records")
     linker = Linker(frame, model_spec.settings(), log_level=logging.WARNING)
@@ -85,7 +85,7 @@ def score_pairs(records: Any, backend: SplinkBackend, config: IdentityConfig) ->
             "match_weight",
             "match_probability",
             "cast(match_key as integer) as blocking_rule_index",
-            *GAMMA_COLUMNS,
+            *PARTIAL_WEIGHT_COLUMNS,
         ]
     )
     sql = f"select {columns} from {predictions.physical_name}"

@@ -1,0 +1,98 @@
+{#-
+    One row per customer with survivorship attributes: for each attribute the value on the most
+    recent record that has one wins (latest last_seen_date, then record_date; ties broken by
+    source and source_record_id so the choice is deterministic).
+-#}
+{%- set attributes = [
+    'display_name', 'name_norm', 'phone_e164', 'email', 'member_id', 'customer_type', 'company',
+    'industry', 'region', 'birth_date', 'address',
+] -%}
+
+with
+
+links as (
+
+    select source, source_record_id, customer_id
+    from {{ ref('int_customer_identity_links') }}
+
+),
+
+records as (
+
+    select
+        source,
+        source_record_id,
+        record_date,
+        last_seen_date,
+        nullif(trim(display_name), '') as display_name,
+        name_norm,
+        phone_e164,
+        email,
+        member_id,
+        customer_type,
+        company,
+        industry,
+        region,
+        birth_date,
+        address,
+        marketing_consent
+    from {{ ref('int_identity__contact_records') }}
+
+),
+
+customer_records as (
+
+    select
+        links.customer_id,
+        records.*
+    from records
+    inner join links
+        on
+            records.source = links.source
+            and records.source_record_id = links.source_record_id
+
+),
+
+ranked as (
+
+    select
+        *,
+        {%- for attribute in attributes %}
+        row_number() over (
+            partition by customer_id, {{ attribute }} is null
+            order by last_seen_date desc, record_date desc, source desc, source_record_id desc
+        ) as {{ attribute }}_recency,
+        {%- endfor %}
+        row_number() over (
+            partition by customer_id, marketing_consent is null
+            order by last_seen_date desc, record_date desc, source desc, source_record_id desc
+        ) as marketing_consent_recency
+    from customer_records
+
+)
+
+select
+    customer_id,
+    {%- for attribute in attributes %}
+    max(case when {{ attribute }}_recency = 1 then {{ attribute }} end) as {{ attribute }},
+    {%- endfor %}
+    max(
+        case
+            when marketing_consent_recency = 1 and marketing_consent then 1
+            when marketing_consent_recency = 1 and not marketing_consent then 0
+        end
+    ) = 1 as marketing_consent,
+    min(record_date) as first_seen_date,
+    max(last_seen_date) as last_seen_date,
+    concat_ws(
+        '+',
+        max(case when source = 'questionnaires' then 'questionnaires' end),
+        max(case when source = 'reply_cards' then 'reply_cards' end),
+        max(case when source = 'sales' then 'sales' end)
+    ) as source_coverage,
+    sum(case when source = 'questionnaires' then 1 else 0 end) > 0 as has_questionnaires,
+    sum(case when source = 'reply_cards' then 1 else 0 end) > 0 as has_reply_cards,
+    sum(case when source = 'sales' then 1 else 0 end) > 0 as has_sales,
+    count(*) as record_count
+from ranked
+group by customer_id
