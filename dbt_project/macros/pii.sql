@@ -1,0 +1,71 @@
+{#- PII handling for marts: a salted hash key (stable join/match key that cannot be read back)
+    and masked display forms. Marts never carry raw phone, e-mail, id number, birth date or address.
+
+    The salt comes from the environment variable CRM_PII_SALT. The default below exists only so a
+    laptop can build without secrets; production and CI must set CRM_PII_SALT (hashes made with the
+    dev salt are not comparable to production ones). -#}
+
+{% macro pii_salt() -%}
+    {%- set salt = env_var('CRM_PII_SALT', 'crm-dev-only-insecure-salt') -%}
+    {{- return(salt) -}}
+{%- endmacro %}
+
+{#- Hex SHA-256 of salt || value; NULL stays NULL. -#}
+{% macro pii_hash(value) -%}
+    {{ return(adapter.dispatch('pii_hash')(value)) }}
+{%- endmacro %}
+
+{% macro default__pii_hash(value) -%}
+    case when {{ value }} is not null then {{ dbt.hash(dbt.concat([dbt.string_literal(pii_salt()), value])) }} end
+{%- endmacro %}
+
+{% macro duckdb__pii_hash(value) -%}
+    case when {{ value }} is not null then sha256({{ dbt.concat([dbt.string_literal(pii_salt()), value]) }}) end
+{%- endmacro %}
+
+{% macro postgres__pii_hash(value) -%}
+    case when {{ value }} is not null
+        then encode(sha256(convert_to({{ dbt.concat([dbt.string_literal(pii_salt()), value]) }}, 'UTF8')), 'hex') end
+{%- endmacro %}
+
+{% macro spark__pii_hash(value) -%}
+    case when {{ value }} is not null then sha2({{ dbt.concat([dbt.string_literal(pii_salt()), value]) }}, 256) end
+{%- endmacro %}
+
+{#- 陳大明 -> 陳*明, 王明 -> 王*, Li -> L*: first character, stars, last character (3+ characters). -#}
+{% macro mask_name(value) -%}
+    case
+        when {{ value }} is null then null
+        when {{ dbt.length(value) }} <= 2 then {{ dbt.concat(["left(" ~ value ~ ", 1)", "'*'"]) }}
+        else {{ dbt.concat([
+            "left(" ~ value ~ ", 1)",
+            "repeat('*', " ~ dbt.length(value) ~ " - 2)",
+            dbt.right(value, 1),
+        ]) }}
+    end
+{%- endmacro %}
+
+{#- +886912345678 -> +88********78: the first three and last two characters of the E.164 form. -#}
+{% macro mask_phone(value) -%}
+    case
+        when {{ value }} is null then null
+        when {{ dbt.length(value) }} <= 5 then repeat('*', {{ dbt.length(value) }})
+        else {{ dbt.concat([
+            "left(" ~ value ~ ", 3)",
+            "repeat('*', " ~ dbt.length(value) ~ " - 5)",
+            dbt.right(value, 2),
+        ]) }}
+    end
+{%- endmacro %}
+
+{#- jane.doe@example.com -> j***@example.com: first character of the local part and the domain. -#}
+{% macro mask_email(value) -%}
+    case
+        when {{ value }} is null then null
+        else {{ dbt.concat([
+            "left(" ~ value ~ ", 1)",
+            "'***@'",
+            dbt.split_part(value, "'@'", 2),
+        ]) }}
+    end
+{%- endmacro %}

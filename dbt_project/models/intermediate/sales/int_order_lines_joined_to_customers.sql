@@ -1,0 +1,31 @@
+with
+
+order_lines as (
+
+    select * from {{ ref('stg_sales__order_lines') }}
+
+),
+
+identity_links as (
+
+    select * from {{ ref('int_customer_identity_links') }}
+    where source = 'sales'
+
+),
+
+joined as (
+
+    select
+        order_lines.*,
+        identity_links.customer_id,
+        identity_links.match_rule,
+        identity_links.match_probability
+
+    from order_lines
+    inner join identity_links
+        on identity_links.source_record_id
+        = {{ dbt.concat(['order_lines.customer_ref_type', "':'", 'order_lines.customer_ref_norm']) }}
+
+)
+
+select * from joined
