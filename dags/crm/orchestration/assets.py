@@ -1,0 +1,21 @@
+"""Assets that link the DAGs: ingestion produces raw tables, transform produces marts, publish serves them."""
+
+from __future__ import annotations
+
+from airflow.sdk import Asset
+
+from crm.contract import SOURCES
+
+RAW_ASSETS: dict[str, Asset] = {
+    source: Asset(name=f"raw.{source}", uri=f"crm://warehouse/raw/{source}", group="crm")
+    for source in SOURCES
+}
+
+#: The mart tables BI tools read (the publish DAG waits for this asset).
+MARTS_ASSET = Asset(name="marts", uri="crm://warehouse/marts", group="crm")
+
+#: Published copies (Parquet, serving DuckDB, report) that BI tools read instead of the live warehouse.
+PUBLISHED_ASSET = Asset(name="published", uri="crm://published", group="crm")
+
+#: Airflow pool with one slot: every task that writes the DuckDB warehouse runs in it.
+WRITER_POOL = "duckdb_writer"

@@ -1,0 +1,62 @@
+"""Task callables used by the DAGs (heavy imports happen here, at run time)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from crm.config import Settings
+
+log = logging.getLogger(__name__)
+
+
+def ingest_source(source: str) -> dict:
+    """Load every ready landing file of one source; returns the summary (pushed to XCom)."""
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    from crm.ingest.report import print_summaries
+    from crm.ingest.run import ingest
+
+    summary = ingest(Settings.from_env(), (source,), build_docs=False)[0]
+    print_summaries([summary])
+    if summary.files_loaded == 0:
+        # A skipped task emits no asset event, so the transform DAG is not triggered for nothing.
+        raise AirflowSkipException(f"no new {source} data (files seen: {summary.files_seen})")
+    return summary.as_dict()
+
+
+def build_data_docs() -> str | None:
+    """Render GX Data Docs from the stored validation results."""
+    from crm.ingest.validation import BatchValidator
+
+    settings = Settings.from_env()
+    validator = BatchValidator(settings.expectations_dir, settings.gx_root)
+    index = validator.build_data_docs()
+    log.info("GX Data Docs: %s", index)
+    return index
+
+
+def resolve_reference_date(param: str | None, data_interval_end: dt.datetime | None) -> str | None:
+    """The as-of date for RFM and lifecycle: a given ISO date, 'latest' (None: dbt uses the day after
+    the newest order), or by default the end of the run's data interval."""
+    if param == "latest":
+        return None
+    if param:
+        return dt.date.fromisoformat(param).isoformat()
+    if data_interval_end is None:
+        return None
+    return data_interval_end.date().isoformat()
+
+
+def dbt_build(reference_date: str | None, full_refresh: bool = False) -> dict:
+    """``dbt build`` of the whole project; data-test failures are not retried."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from crm.orchestration.dbt import DbtDataError, run_dbt
+
+    args = ["build"] + (["--full-refresh"] if full_refresh else [])
+    vars_ = {"reference_date": reference_date} if reference_date else {}
+    try:
+        return run_dbt(args, vars_=vars_).as_dict()
+    except DbtDataError as exc:
+        raise AirflowFailException(str(exc)) from exc
