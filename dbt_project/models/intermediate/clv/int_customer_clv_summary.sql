@@ -5,11 +5,13 @@
 
     vars
       clv_period_days      days per time period of recency and tenure (7 = weeks, as for CDNOW)
-      clv_calibration_end  last day (inclusive) of the calibration period, 'YYYY-MM-DD';
-                           default: the latest order date in fct_sales
+      clv_calibration_end  last day (inclusive) of the calibration period, 'YYYY-MM-DD'; default:
+                           the day before var reference_date (the project's exclusive as-of date, as
+                           for RFM) when that is set, otherwise the latest order date in fct_sales
 -#}
 {%- set period_days = var('clv_period_days', 7) -%}
 {%- set calibration_end = var('clv_calibration_end', none) -%}
+{%- set reference_date = var('reference_date', none) -%}
 
 {%- if period_days is not integer or period_days <= 0 -%}
     {{ exceptions.raise_compiler_error(
@@ -38,12 +40,17 @@ sales as (
 
 calibration as (
 
-    {%- if calibration_end is none %}
+    {%- if calibration_end is not none %}
+    select cast({{ dbt.string_literal(calibration_end) }} as date) as calibration_end_date
+    {%- elif reference_date is not none %}
+    -- the project's as-of date is exclusive: the calibration ends the day before
+    select
+        cast({{ dbt.dateadd('day', -1, 'cast(' ~ dbt.string_literal(reference_date) ~ ' as date)') }} as date)
+            as calibration_end_date
+    {%- else %}
     -- everything observed so far: the calibration period ends on the latest order date
     select max(order_date) as calibration_end_date
     from sales
-    {%- else %}
-    select cast('{{ calibration_end }}' as date) as calibration_end_date
     {%- endif %}
 
 ),
