@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 
 import phonenumbers
 
@@ -53,7 +54,7 @@ def clean_email(value: object) -> str | None:
     text = clean_text(value)
     if text is None:
         return None
-    return text.replace(" ", "").lower()
+    return unicodedata.normalize("NFKC", text.replace(" ", "")).lower()
 
 
 def is_valid_email(value: str | None) -> bool:

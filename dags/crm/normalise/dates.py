@@ -32,10 +32,10 @@ _MONTHS = {
 }
 
 # Optional trailing time ("14:30", "14:30:00", "T14:30:00Z", "下午 2:30") is ignored: we keep dates.
-_TIME_TAIL = r"(?:[ T]+.*)?$"
+_TIME_TAIL = r"(?:[ tT]+.*)?$"
 _YMD = re.compile(r"^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})" + _TIME_TAIL)
 _COMPACT = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
-_CJK = re.compile(r"^(?:民國|民国)?\s*(\d{2,4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*[日号號]?" + _TIME_TAIL)
+_CJK = re.compile(r"^(?:民國|民国)?\s*(\d{1,4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*[日号號]?" + _TIME_TAIL)
 _ROC = re.compile(r"^(\d{2,3})[-/.](\d{1,2})[-/.](\d{1,2})" + _TIME_TAIL)
 _D_MON_Y = re.compile(r"^(\d{1,2})[- ]([a-z]{3,9})[- ,]+(\d{4})" + _TIME_TAIL)
 _MON_D_Y = re.compile(r"^([a-z]{3,9})\.? (\d{1,2}),? (\d{4})" + _TIME_TAIL)

@@ -46,4 +46,6 @@ def name_key(value: object) -> str | None:
     if text is None:
         return None
     folded = _NAME_NOISE.sub("", to_simplified(text).casefold())
+    # Removing separators can bring a base letter and a combining mark together: compose again.
+    folded = unicodedata.normalize("NFKC", folded)
     return folded or None
