@@ -7,8 +7,8 @@
 # test suite runs in - not the union of the base image's packages and ours. Nothing is installed at
 # container start (no _PIP_ADDITIONAL_REQUIREMENTS).
 #
-#   docker compose build                                  # via docker-compose.yml
-#   docker build --build-arg CRM_EXTRAS="postgres celery" -t crm-warehouse-airflow .
+#   docker compose build                  # via docker-compose.yml
+#   docker build -t crm-warehouse-airflow .
 #
 # The Airflow version of the base image and the one pinned in uv.lock must be the same: the build
 # stops with an error if they are not (and tests/test_docker_compose.py checks it without Docker).
@@ -20,11 +20,6 @@ ARG UV_VERSION=0.13.9
 FROM ghcr.io/astral-sh/uv:${UV_VERSION} AS uv
 
 FROM ${AIRFLOW_IMAGE}
-
-# Optional dependency groups of pyproject.toml to install, space separated. "postgres" carries the
-# PostgreSQL drivers the metadata database and the BI serving database need; add "celery" for the
-# celery profile of docker-compose.yml and "clv" for the customer-lifetime-value models.
-ARG CRM_EXTRAS="postgres"
 
 SHELL ["/bin/bash", "-o", "pipefail", "-o", "errexit", "-o", "nounset", "-c"]
 
@@ -46,12 +41,13 @@ ENV PATH="/opt/crm/.venv/bin:${PATH}"
 
 # 1. Dependencies only: this layer is rebuilt when the lock changes, not when the code does.
 #    --frozen installs what uv.lock pins (with its hashes) and never re-resolves or edits the lock;
-#    --no-dev leaves out the test and lint tools; the project itself is put on PYTHONPATH below
-#    instead of being installed, so the mounted dags/ folder is the code that runs.
+#    --all-extras installs every optional group (PostgreSQL drivers, CLV models, ...), as `make run`
+#    does, so the image runs what the test suite runs; --no-dev leaves out the test and lint tools.
+#    The project itself is put on PYTHONPATH below instead of being installed, so the dags/ folder
+#    that compose mounts is the code that runs.
 COPY --chown=airflow:0 pyproject.toml uv.lock ./
 RUN --mount=type=cache,target=/tmp/.cache/uv,uid=50000,gid=0 \
-    extras=(); for extra in ${CRM_EXTRAS}; do extras+=(--extra "${extra}"); done; \
-    uv sync --frozen --no-dev --no-install-project "${extras[@]}" \
+    uv sync --frozen --no-dev --all-extras --no-install-project \
     && locked_airflow="$(python -c 'from importlib.metadata import version; print(version("apache-airflow"))')" \
     && if [[ "${locked_airflow}" != "${AIRFLOW_VERSION}" ]]; then \
            echo "uv.lock pins apache-airflow ${locked_airflow} but the base image is ${AIRFLOW_VERSION}:" \
@@ -71,8 +67,13 @@ ENV PYTHONPATH=/opt/crm/dags \
     CRM_DATA_DIR=/opt/crm/data \
     CRM_WAREHOUSE_PATH=/opt/crm/data/warehouse.duckdb \
     DBT_PROJECT_DIR=/opt/crm/dbt_project \
-    DBT_PROFILES_DIR=/opt/crm/dbt_project
+    DBT_PROFILES_DIR=/opt/crm/dbt_project \
+    DBT_TARGET_PATH=/opt/crm/data/dbt/target \
+    DBT_LOG_PATH=/opt/crm/data/dbt/logs \
+    DBT_SEND_ANONYMOUS_USAGE_STATS=false \
+    GX_ANALYTICS_ENABLED=False
 
-# 3. Parse the dbt project at build time, so the DAGs read target/manifest.json instead of running
-#    dbt while they are parsed (airflow-init parses again when dbt_project/ is mounted over this).
-RUN dbt parse --quiet && rm -rf dbt_project/logs
+# 3. Parse the dbt project at build time into $DBT_TARGET_PATH/manifest.json: a broken project fails
+#    the build, and the manifest is ready before any DAG is parsed. Compose copies it into the new
+#    data volume; airflow-init parses again the dbt_project/ folder that compose mounts.
+RUN dbt parse --quiet

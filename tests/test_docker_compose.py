@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 import itertools
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -212,11 +213,12 @@ def dockerfile_arg_default(text: str, name: str) -> str:
     raise AssertionError(f"Dockerfile: no `ARG {name}=<default>`")
 
 
-def compose_default(text: str, name: str) -> str:
-    for match in references(text):
-        if (match["named"] or match["braced"]) == name and match["operator"] in {":-", "-"}:
-            return match["argument"]
-    raise AssertionError(f"docker-compose.yml: no `${{{name}:-<default>}}`")
+def dockerfile_uv_sync(text: str) -> list[str]:
+    """The arguments of the Dockerfile's `uv sync` command (up to the next `&&` or `;`)."""
+    for keyword, arguments in dockerfile_instructions(text):
+        if keyword == "RUN" and (found := re.search(r"\buv sync\b(?P<arguments>[^;&]*)", arguments)):
+            return shlex.split(found["arguments"])
+    return []
 
 
 # --- the checks ------------------------------------------------------------------------------------
@@ -324,10 +326,10 @@ def mount_problems(compose: Mapping[str, Any]) -> Problems:
     problems = []
     declared = compose.get("volumes") or {}
     for name, service in airflow_services(compose).items():
-        mounts = dict(volume.split(":")[:2] for volume in service.get("volumes", []))
+        mounts = dict(volume.split(":", 1) for volume in service.get("volumes", []))
         for source, target in PROJECT_MOUNTS.items():
-            if mounts.get(source) != target:
-                problems.append(f"{name}: {source} is not mounted at {target}")
+            if mounts.get(source) != f"{target}:ro":
+                problems.append(f"{name}: {source} is not mounted read-only at {target}")
         environment = _environment(service)
         data_dir, warehouse = environment.get("CRM_DATA_DIR"), environment.get("CRM_WAREHOUSE_PATH")
         if data_dir not in _named_volume_targets(service, declared):
@@ -450,13 +452,17 @@ def dockerfile_install_problems(dockerfile_text: str) -> Problems:
         problems.append("uv.lock is not copied into the image")
     if not syncs:
         problems.append("no `uv sync` installs the dependencies")
-    for index, arguments in syncs:
-        if not re.search(r"--(frozen|locked)\b", arguments):
-            problems.append("`uv sync` without --frozen or --locked may re-resolve instead of using uv.lock")
-        if "--no-dev" not in arguments:
-            problems.append("`uv sync` installs the dev group (add --no-dev)")
-        if lock_copied_at is not None and index < lock_copied_at:
-            problems.append("`uv sync` runs before uv.lock is copied")
+    if lock_copied_at is not None and any(index < lock_copied_at for index, _ in syncs):
+        problems.append("`uv sync` runs before uv.lock is copied")
+    sync = dockerfile_uv_sync(dockerfile_text)
+    if syncs and not {"--frozen", "--locked"} & set(sync):
+        problems.append("`uv sync` without --frozen or --locked may re-resolve instead of using uv.lock")
+    if syncs and "--no-dev" not in sync:
+        problems.append("`uv sync` installs the dev group (add --no-dev)")
+    if syncs and "--all-extras" not in sync:
+        problems.append(
+            "`uv sync` without --all-extras: the image would lack what `make run` and the tests use"
+        )
     for keyword, arguments in instructions:
         if keyword == "RUN" and re.search(r"\b(pip3?|uv pip) install\b|\buv (add|lock)\b", arguments):
             problems.append(f"installs outside the lock: RUN {arguments[:80]}")
@@ -500,21 +506,6 @@ def base_image_problems(dockerfile_text: str) -> Problems:
         )
     if Version(match["python"]) not in requires_python:
         problems.append(f"base image runs Python {match['python']}, pyproject requires {requires_python}")
-    return problems
-
-
-def extras_problems(dockerfile_text: str, compose_text: str) -> Problems:
-    """The extras the image installs exist in pyproject.toml, and compose builds with the same default."""
-    defined = set(tomllib.loads(PYPROJECT.read_text())["project"].get("optional-dependencies", {}))
-    in_dockerfile = dockerfile_arg_default(dockerfile_text, "CRM_EXTRAS").split()
-    in_compose = compose_default(compose_text, "CRM_IMAGE_EXTRAS").split()
-    problems = [
-        f"extra {extra!r} is not defined in pyproject.toml" for extra in in_dockerfile if extra not in defined
-    ]
-    if in_compose != in_dockerfile:
-        problems.append(
-            f"compose builds with extras {in_compose}, the Dockerfile defaults to {in_dockerfile}"
-        )
     return problems
 
 
@@ -604,52 +595,47 @@ def test_base_image_matches_the_lock(dockerfile_text: str) -> None:
     assert base_image_problems(dockerfile_text) == []
 
 
-def test_image_extras_exist(dockerfile_text: str, compose_text: str) -> None:
-    assert extras_problems(dockerfile_text, compose_text) == []
-
-
 @pytest.mark.skipif(shutil.which("uv") is None, reason="uv is not installed")
 @pytest.mark.parametrize(
-    ("extras", "needed"),
+    "needed",
     [
         pytest.param(
-            (),
+            {"apache-airflow", "dbt-duckdb", "duckdb", "great-expectations", "splink", "pymc-marketing"},
+            id="pipeline",
+        ),
+        pytest.param(
             {"psycopg2-binary", "asyncpg"},
             id="postgres-metadata",
             marks=pytest.mark.xfail(
                 strict=True,
-                reason="Airflow 3 opens an async engine (postgresql+asyncpg) next to psycopg2: "
-                "asyncpg must join the `postgres` extra of pyproject.toml",
+                reason="Airflow 3 opens an async engine (postgresql+asyncpg) beside the psycopg2 one: "
+                "asyncpg must be added to the `postgres` extra of pyproject.toml and locked",
             ),
         ),
         pytest.param(
-            ("celery",),
             {"apache-airflow-providers-celery"},
             id="celery-profile",
             marks=pytest.mark.xfail(
                 strict=True,
-                reason="pyproject.toml has no `celery` extra with apache-airflow-providers-celery yet",
+                reason="no extra of pyproject.toml brings apache-airflow-providers-celery yet",
             ),
         ),
     ],
 )
-def test_locked_image_has_what_the_deployment_runs(
-    extras: tuple[str, ...], needed: set[str], dockerfile_text: str
-) -> None:
-    """What `uv sync --frozen` installs into the image, read from uv.lock with `uv export`."""
-    selected = [*dockerfile_arg_default(dockerfile_text, "CRM_EXTRAS").split(), *extras]
-    command = [
-        "uv",
-        "export",
-        "--frozen",
-        "--no-dev",
-        "--no-hashes",
-        "--no-emit-project",
-        "--format",
-        "requirements-txt",
+def test_locked_image_has_what_the_deployment_runs(needed: set[str], dockerfile_text: str) -> None:
+    """What the Dockerfile's `uv sync` installs, read from uv.lock by `uv export` with the same selection."""
+    sync = dockerfile_uv_sync(dockerfile_text)
+    selection = [
+        argument for argument in sync if argument in {"--frozen", "--locked", "--no-dev", "--all-extras"}
+    ]
+    selection += [
+        argument
+        for flag, value in itertools.pairwise(sync)
+        if flag in {"--extra", "--group", "--no-group", "--only-group"}
+        for argument in (flag, value)
     ]
     result = subprocess.run(
-        [*command, *(argument for extra in selected for argument in ("--extra", extra))],
+        ["uv", "export", *selection, "--no-hashes", "--no-emit-project", "--format", "requirements-txt"],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -740,7 +726,7 @@ def _replace_in_init_script(compose: dict, old: str, new: str) -> dict:
         pytest.param(
             mount_problems,
             lambda c: _without(c, "airflow-worker", "volumes"),
-            "airflow-worker: ./dags is not mounted",
+            "airflow-worker: ./dags is not mounted read-only",
             id="worker-without-mounts",
         ),
         pytest.param(
@@ -828,11 +814,12 @@ def test_documented_service_check_fails_on_a_stale_table(compose: dict) -> None:
             "uv.lock is not copied",
         ),
         (
-            "uv sync --frozen --no-dev --no-install-project",
+            "uv sync --frozen --no-dev --all-extras --no-install-project",
             "pip install --no-deps -r requirements.txt && true",
             "installs outside the lock",
         ),
         ("uv sync --frozen --no-dev", "uv sync --frozen", "dev group"),
+        ("--no-dev --all-extras", "--no-dev --extra postgres", "without --all-extras"),
     ],
 )
 def test_install_check_fails_without_the_lock(
@@ -859,10 +846,3 @@ def test_base_image_check_fails_on_another_airflow_version(dockerfile_text: str)
         dockerfile_text, "apache/airflow:3.3.2-python3.11", "apache/airflow:3.2.0-python3.11"
     )
     assert any("uv.lock pins" in problem for problem in base_image_problems(broken))
-
-
-def test_extras_check_fails_on_an_undefined_extra(dockerfile_text: str, compose_text: str) -> None:
-    broken = _break_text(dockerfile_text, 'ARG CRM_EXTRAS="postgres"', 'ARG CRM_EXTRAS="postgres spark"')
-    problems = extras_problems(broken, compose_text)
-    assert "extra 'spark' is not defined in pyproject.toml" in problems
-    assert any("compose builds with extras" in problem for problem in problems)
