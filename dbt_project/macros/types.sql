@@ -9,3 +9,16 @@
 {% macro type_money_sum() -%}
     {{ return(api.Column.numeric_type("decimal", 38, 4)) }}
 {%- endmacro %}
+
+{#- Ratios and rates: double precision everywhere (dbt.type_float() is a 4-byte REAL on DuckDB). -#}
+{% macro type_ratio() -%}
+    {{ return(adapter.dispatch('type_ratio')()) }}
+{%- endmacro %}
+
+{% macro default__type_ratio() -%}
+    double precision
+{%- endmacro %}
+
+{% macro spark__type_ratio() -%}
+    double
+{%- endmacro %}

@@ -35,6 +35,7 @@ monthly_orders as (
         orders.customer_id,
         orders.order_month as month_start,
         sum(case when orders.is_purchase then 1 else 0 end) as purchase_orders,
+        max(case when orders.is_purchase then orders.order_date end) as last_purchase_date_in_month,
         sum(orders.net_amount) as net_revenue
 
     from orders
@@ -64,6 +65,7 @@ spined as (
         months.month_start,
         months.is_reference_month,
         cast(coalesce(monthly_orders.purchase_orders, 0) as {{ dbt.type_bigint() }}) as purchase_orders,
+        monthly_orders.last_purchase_date_in_month,
         cast(coalesce(monthly_orders.net_revenue, 0) as {{ type_money_sum() }}) as net_revenue
 
     from first_purchase_months
@@ -83,7 +85,22 @@ with_last_purchase as (
             partition by customer_id
             order by month_start
             rows between unbounded preceding and current row
-        ) as last_purchase_month
+        ) as last_purchase_month,
+        max(last_purchase_date_in_month) over (
+            partition by customer_id
+            order by month_start
+            rows between unbounded preceding and current row
+        ) as last_purchase_date,
+        sum(purchase_orders) over (
+            partition by customer_id
+            order by month_start
+            rows between unbounded preceding and current row
+        ) as cumulative_purchase_orders,
+        sum(net_revenue) over (
+            partition by customer_id
+            order by month_start
+            rows between unbounded preceding and current row
+        ) as cumulative_net_revenue
 
     from spined
 
@@ -124,6 +141,9 @@ final as (
         purchase_orders,
         net_revenue,
         last_purchase_month,
+        last_purchase_date,
+        cast(cumulative_purchase_orders as {{ dbt.type_bigint() }}) as cumulative_purchase_orders,
+        cast(cumulative_net_revenue as {{ type_money_sum() }}) as cumulative_net_revenue,
         is_active,
         was_active_previous_month,
         case

@@ -45,7 +45,7 @@ counts as (
         sum(case when has_complained and complaint_resolved then 1 else 0 end) as resolved_complaint_count,
         sum(case when has_complained and not coalesce(complaint_resolved, false) then 1 else 0 end)
             as unresolved_complaint_count,
-        avg(cast(overall_satisfaction as {{ dbt.type_float() }})) as average_satisfaction
+        avg(cast(overall_satisfaction as {{ type_ratio() }})) as average_satisfaction
 
     from responses_before_reference
     group by customer_id
