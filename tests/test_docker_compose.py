@@ -7,8 +7,8 @@ for what the deployment promises: the services docs/deployment.md lists, a healt
 long-running service, Airflow services that wait for airflow-init, Celery only in its profile, no
 secret in the file, and an image installed from uv.lock.
 
-Each check is a function returning the problems it finds; every test runs it on the real files and
-on a deliberately broken copy, to prove that it can fail.
+Each check is a function returning the problems it finds; the tests run it on the real files and on
+a deliberately broken copy, to prove that it can fail.
 """
 
 from __future__ import annotations
@@ -38,6 +38,8 @@ ENV_EXAMPLE = ROOT / ".env.example"
 DEPLOYMENT_DOC = ROOT / "docs" / "deployment.md"
 PYPROJECT = ROOT / "pyproject.toml"
 UV_LOCK = ROOT / "uv.lock"
+# uv from PATH, or the copy `make venv` bootstraps into .tools/.
+UV = shutil.which("uv") or shutil.which("uv", path=str(ROOT / ".tools" / "bin"))
 
 INIT_SERVICE = "airflow-init"
 CELERY_PROFILE = "celery"
@@ -595,7 +597,7 @@ def test_base_image_matches_the_lock(dockerfile_text: str) -> None:
     assert base_image_problems(dockerfile_text) == []
 
 
-@pytest.mark.skipif(shutil.which("uv") is None, reason="uv is not installed")
+@pytest.mark.skipif(UV is None, reason="uv is not installed (make venv bootstraps it)")
 @pytest.mark.parametrize(
     "needed",
     [
@@ -635,7 +637,7 @@ def test_locked_image_has_what_the_deployment_runs(needed: set[str], dockerfile_
         for argument in (flag, value)
     ]
     result = subprocess.run(
-        ["uv", "export", *selection, "--no-hashes", "--no-emit-project", "--format", "requirements-txt"],
+        [UV, "export", *selection, "--no-hashes", "--no-emit-project", "--format", "requirements-txt"],
         cwd=ROOT,
         capture_output=True,
         text=True,
