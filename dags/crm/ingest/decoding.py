@@ -84,23 +84,23 @@ def detect_text_format(path: Path, source: str) -> TextFormat:
             f"{path.name}: contains NUL bytes; not a text export "
             "(is it a binary file, or UTF-16 without a byte-order mark?)",
         )
-    best: tuple[int, int, TextFormat] | None = None
+    best: tuple[tuple[int, int, int], TextFormat] | None = None
     for rank, encoding in enumerate(_candidates(data)):
-        try:
-            text = data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
+        # Decode leniently: a file with a few lines in another encoding is still this encoding (those
+        # rows are quarantined by the reader); the count of undecodable characters breaks ties.
+        text = data.decode(encoding, errors="replace")
+        errors = text.count("\ufffd") - data.decode("utf-8", errors="ignore").count("\ufffd")
         for delimiter in DELIMITERS:
             header = _first_record(text, delimiter)
             matched = map_headers(source, header).matched
-            # More recognised headers wins; ties go to the detector's order, then the delimiter order.
-            score = (matched, -rank)
-            if matched and (best is None or score > (best[0], best[1])):
-                best = (matched, -rank, TextFormat(encoding, delimiter, header))
+            # Most recognised headers wins, then fewest decoding errors, then the detector's order.
+            score = (matched, -errors, -rank)
+            if matched and (best is None or score > best[0]):
+                best = (score, TextFormat(encoding, delimiter, header))
     if best is None:
         raise FileRejected(
             "undecodable_or_unrecognised_header",
             f"{path.name}: no encoding among {', '.join(CANDIDATE_ENCODINGS)} and no delimiter "
             f"among {DELIMITERS!r} yields a recognised header row",
         )
-    return best[2]
+    return best[1]

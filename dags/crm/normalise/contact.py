@@ -13,7 +13,7 @@ from crm.normalise.text import clean_text
 DEFAULT_PHONE_REGIONS: tuple[str, ...] = ("TW", "CN")
 
 _LOCAL = r"[a-z0-9!#$%&'*+/=?^_`{|}~-]+"
-EMAIL_PATTERN = rf"^{_LOCAL}(\.{_LOCAL})*@([a-z0-9]([a-z0-9-]*[a-z0-9])?\.)+[a-z]{{2,}}$"
+EMAIL_PATTERN = rf"^{_LOCAL}(?:\.{_LOCAL})*@(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+[a-z]{{2,}}$"
 _EMAIL = re.compile(EMAIL_PATTERN)
 _INTL_PREFIX = re.compile(r"^(00|\+)")
 
