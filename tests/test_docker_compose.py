@@ -40,6 +40,8 @@ PYPROJECT = ROOT / "pyproject.toml"
 UV_LOCK = ROOT / "uv.lock"
 # uv from PATH, or the copy `make venv` bootstraps into .tools/.
 UV = shutil.which("uv") or shutil.which("uv", path=str(ROOT / ".tools" / "bin"))
+# Docker Compose itself, where installed (the standalone binary; `config` needs no Docker engine).
+COMPOSE_BINARY = shutil.which("docker-compose")
 
 INIT_SERVICE = "airflow-init"
 CELERY_PROFILE = "celery"
@@ -546,6 +548,45 @@ def test_compose_refuses_to_start_until_every_secret_is_set(compose: dict) -> No
     reported = set(re.findall(r"([A-Z][A-Z0-9_]*) \(", str(raised.value)))
     assert reported == empty_in_example
     assert all(SECRET_NAME.search(name) for name in reported)
+
+
+@pytest.mark.skipif(COMPOSE_BINARY is None, reason="docker-compose (Compose v2) is not installed")
+@pytest.mark.parametrize(
+    ("profiles", "expected"),
+    [
+        ("", set()),
+        ("celery", CELERY_SERVICES),
+        ("bi", {"bi-postgres"}),
+        ("celery,bi", CELERY_SERVICES | {"bi-postgres"}),
+    ],
+)
+def test_docker_compose_accepts_the_file(
+    profiles: str, expected: set[str], compose: dict, tmp_path: Path
+) -> None:
+    """Where Compose is installed, its own `config` loads, interpolates and validates the project."""
+    env_file = tmp_path / ".env"
+    env_file.write_text("".join(f"{key}={value}\n" for key, value in filled_env().items()))
+
+    def docker_compose(*arguments: str) -> subprocess.CompletedProcess[str]:
+        command = [str(COMPOSE_BINARY), "--project-directory", str(ROOT), "-f", str(COMPOSE_FILE)]
+        return subprocess.run(
+            [*command, "--env-file", str(env_file), *arguments],
+            env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "COMPOSE_PROFILES": profiles},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+
+    checked = docker_compose("config", "--quiet")
+    assert checked.returncode == 0, checked.stderr
+    listed = docker_compose("config", "--services")
+    always_on = {name for name, service in services(compose).items() if not service.get("profiles")}
+    assert set(listed.stdout.split()) == always_on | expected
+
+    env_file.write_text(ENV_EXAMPLE.read_text())
+    refused = docker_compose("config", "--quiet")
+    assert refused.returncode != 0
+    assert "is missing a value: see .env.example" in refused.stderr
 
 
 def test_interpolation_keeps_escaped_dollars_for_the_container_shell(compose: dict) -> None:
