@@ -49,7 +49,7 @@ COPY --chown=airflow:0 pyproject.toml uv.lock ./
 RUN --mount=type=cache,target=/tmp/.cache/uv,uid=50000,gid=0 \
     uv sync --frozen --no-dev --all-extras --no-install-project \
     && locked_airflow="$(python -c 'from importlib.metadata import version; print(version("apache-airflow"))')" \
-    && if [[ "${locked_airflow}" != "${AIRFLOW_VERSION}" ]]; then \
+    && if [ "${locked_airflow}" != "${AIRFLOW_VERSION}" ]; then \
            echo "uv.lock pins apache-airflow ${locked_airflow} but the base image is ${AIRFLOW_VERSION}:" \
                 "change AIRFLOW_IMAGE or the lock so that they agree" >&2; \
            exit 1; \
