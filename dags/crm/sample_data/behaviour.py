@@ -132,7 +132,9 @@ class OrderPlan:
         return int(self.n_lines.sum())
 
 
-def _seasonal_days(rng: np.random.Generator, weights: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
+def _seasonal_days(
+    rng: np.random.Generator, weights: np.ndarray, low: np.ndarray, high: np.ndarray
+) -> np.ndarray:
     """One day per entry in [low, high] (inclusive), drawn with the seasonal day weights."""
     cum = np.concatenate([[0.0], np.cumsum(weights)])
     target = cum[low] + rng.random(len(low)) * (cum[high + 1] - cum[low])
@@ -177,14 +179,14 @@ def plan_orders(
     person, day, minute = person[order], day[order], minute[order]
 
     n_lines = rng.geometric(1 / mean_lines[person])
-    n_lines = _adjust_total(rng, n_lines.astype(np.int64), sale_lines)
+    n_lines = adjust_total(rng, n_lines.astype(np.int64), sale_lines)
 
     first_of_day = np.searchsorted(day, day, side="left")
     seq = (np.arange(len(day)) - first_of_day + 1).astype(np.int32)
     return OrderPlan(person=person, day=day, minute=minute, n_lines=n_lines.astype(np.int16), seq_in_day=seq)
 
 
-def _adjust_total(rng: np.random.Generator, n_lines: np.ndarray, total: int) -> np.ndarray:
+def adjust_total(rng: np.random.Generator, n_lines: np.ndarray, total: int) -> np.ndarray:
     """Add or remove single lines at random orders until the lines add up to ``total``."""
     n_lines = np.minimum(n_lines, 60)
     diff = total - int(n_lines.sum())

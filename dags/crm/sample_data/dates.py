@@ -36,8 +36,14 @@ _FORMATTERS: dict[DateStyle, Callable[[int, int, int], str]] = {
 #: Styles a file written in a script may use (ROC years are a Taiwanese habit).
 STYLES_BY_SCRIPT: dict[Script, tuple[DateStyle, ...]] = {
     Script.TRADITIONAL: tuple(DateStyle),
-    Script.SIMPLIFIED: (DateStyle.ISO, DateStyle.SLASH, DateStyle.DOT, DateStyle.COMPACT, DateStyle.CJK,
-                        DateStyle.DATETIME),
+    Script.SIMPLIFIED: (
+        DateStyle.ISO,
+        DateStyle.SLASH,
+        DateStyle.DOT,
+        DateStyle.COMPACT,
+        DateStyle.CJK,
+        DateStyle.DATETIME,
+    ),
     Script.ENGLISH: (DateStyle.ISO, DateStyle.SLASH, DateStyle.DOT, DateStyle.COMPACT, DateStyle.DATETIME),
 }
 

@@ -7,9 +7,8 @@ data record number and the defect type, so ingestion tests can check that each o
 from __future__ import annotations
 
 import copy
+import random
 from dataclasses import dataclass, field
-
-import numpy as np
 
 from crm.sample_data.config import DefectRates
 from crm.sample_data.dates import IMPOSSIBLE_DATES, format_ymd
@@ -18,17 +17,46 @@ from crm.sample_data.variants import Phone, malformed_email, malformed_phone, re
 
 #: Defects per source (structural ones only where the file format has columns to get wrong).
 SOURCE_DEFECTS: dict[str, tuple[str, ...]] = {
-    "questionnaires": ("exact_duplicate", "near_duplicate", "missing_required", "malformed_phone",
-                       "malformed_email", "impossible_date", "rating_out_of_range", "truncated_row",
-                       "extra_column"),
-    "reply_cards": ("exact_duplicate", "near_duplicate", "missing_required", "malformed_phone",
-                    "malformed_email", "impossible_date", "truncated_row", "extra_column"),
-    "sales": ("exact_duplicate", "near_duplicate", "missing_required", "impossible_date", "negative_quantity",
-              "price_outlier", "truncated_row", "extra_column"),
+    "questionnaires": (
+        "exact_duplicate",
+        "near_duplicate",
+        "missing_required",
+        "malformed_phone",
+        "malformed_email",
+        "impossible_date",
+        "rating_out_of_range",
+        "truncated_row",
+        "extra_column",
+    ),
+    "reply_cards": (
+        "exact_duplicate",
+        "near_duplicate",
+        "missing_required",
+        "malformed_phone",
+        "malformed_email",
+        "impossible_date",
+        "truncated_row",
+        "extra_column",
+    ),
+    "sales": (
+        "exact_duplicate",
+        "near_duplicate",
+        "missing_required",
+        "impossible_date",
+        "negative_quantity",
+        "price_outlier",
+        "truncated_row",
+        "extra_column",
+    ),
 }
 STRUCTURAL_DEFECTS = ("truncated_row", "extra_column")
 #: Which structural defects each file format can carry.
-FORMAT_DEFECTS: dict[str, tuple[str, ...]] = {"csv": STRUCTURAL_DEFECTS, "jsonl": ("truncated_row",), "xlsx": ()}
+FORMAT_DEFECTS: dict[str, tuple[str, ...]] = {
+    "csv": STRUCTURAL_DEFECTS,
+    "jsonl": ("truncated_row",),
+    "xlsx": (),
+}
+EXTRA_VALUES = ("", "備註", "N/A", "0")  # what sits in a stray extra column
 RATING_COLUMNS = ("rating_product", "rating_service", "rating_staff", "rating_brand", "overall_satisfaction")
 
 
@@ -64,14 +92,14 @@ class DefectContext:
 class DefectPicker:
     """Decides, record by record, which defect (if any) to inject."""
 
-    def __init__(self, rates: DefectRates, ctx: DefectContext, rng: np.random.Generator) -> None:
+    def __init__(self, rates: DefectRates, ctx: DefectContext, rng: random.Random) -> None:
         allowed = [
             d
             for d in SOURCE_DEFECTS[ctx.source]
             if d not in STRUCTURAL_DEFECTS or d in FORMAT_DEFECTS[ctx.file_format]
         ]
         self._types = [d for d in allowed if rates.row_rate(d) > 0 and self._column_ok(d, ctx)]
-        self._rates = np.array([rates.row_rate(d) for d in self._types])
+        self._rates = [rates.row_rate(d) for d in self._types]
         self._ctx = ctx
         self._rng = rng
 
@@ -88,11 +116,14 @@ class DefectPicker:
     def choose(self, record: Record) -> str | None:
         if not self._types:
             return None
-        usable = np.array([self._usable(d, record) for d in self._types])
         u = self._rng.random()
-        cum = np.cumsum(np.where(usable, self._rates, 0.0))
-        k = int(np.searchsorted(cum, u, side="right"))
-        return self._types[k] if k < len(self._types) else None
+        total = 0.0
+        for defect, rate in zip(self._types, self._rates, strict=True):
+            if self._usable(defect, record):
+                total += rate
+                if u < total:
+                    return defect
+        return None
 
     @staticmethod
     def _usable(defect: str, record: Record) -> bool:
@@ -116,7 +147,7 @@ class DefectPicker:
                     bad.values[column] = retype_text(value, rng)
             return [record, bad]
         if defect == "missing_required":
-            column = ctx.required[int(rng.integers(len(ctx.required)))]
+            column = rng.choice(ctx.required)
             bad.values[column] = ""
             bad.notes["column"] = column
         elif defect == "malformed_phone":
@@ -128,25 +159,23 @@ class DefectPicker:
             bad.values["email"] = malformed_email(record.email, rng)
             bad.notes["column"] = "email"
         elif defect == "impossible_date":
-            y, m, d = IMPOSSIBLE_DATES[int(rng.integers(len(IMPOSSIBLE_DATES)))]
+            y, m, d = rng.choice(IMPOSSIBLE_DATES)
             bad.values[ctx.date_column] = format_ymd(y, m, d, ctx.style.date_style, 600)
             bad.notes["column"] = ctx.date_column
         elif defect == "rating_out_of_range":
             present = [c for c in (*RATING_COLUMNS, "recommend_score") if c in ctx.columns]
-            column = present[int(rng.integers(len(present)))]
-            bad.values[column] = int(rng.choice([11, 12, -1])) if column == "recommend_score" else int(
-                rng.choice([0, 6, 7, -1])
-            )
+            column = rng.choice(present)
+            bad.values[column] = rng.choice((11, 12, -1) if column == "recommend_score" else (0, 6, 7, -1))
             bad.notes["column"] = column
         elif defect == "truncated_row":
-            bad.drop_columns = int(rng.integers(1, max(2, len(ctx.columns) // 2)))
+            bad.drop_columns = rng.randrange(1, max(2, len(ctx.columns) // 2))
         elif defect == "extra_column":
-            bad.extra_value = str(rng.choice(["", "備註", "N/A", "0"]))
+            bad.extra_value = rng.choice(EXTRA_VALUES)
         else:
             raise ValueError(f"defect {defect!r} cannot be applied to {ctx.source} records")
         return [bad]
 
 
-def retype_key(key: str, rng: np.random.Generator) -> str:
+def retype_key(key: str, rng: random.Random) -> str:
     """The same business key typed again: full-width or with stray spaces (equal after NFKC + trim)."""
-    return [to_fullwidth(key), f" {key}", f"{key} ", f"{key}\u3000"][int(rng.integers(4))]
+    return [to_fullwidth(key), f" {key}", f"{key} ", f"{key}\u3000"][rng.randrange(4)]

@@ -33,28 +33,103 @@ CUSTOMER_TYPE_SHARES = (0.80, 0.15, 0.05)
 
 #: Taiwanese cities with rough population weights and the landline area code used there (or None).
 TW_CITIES: tuple[tuple[str, float, str | None], ...] = (
-    ("新北市", 0.17, "2"), ("臺中市", 0.12, "4"), ("高雄市", 0.12, None), ("臺北市", 0.11, "2"),
-    ("桃園市", 0.10, None), ("臺南市", 0.08, None), ("彰化縣", 0.05, "4"), ("屏東縣", 0.035, None),
-    ("新竹縣", 0.025, None), ("新竹市", 0.02, None), ("雲林縣", 0.03, None), ("苗栗縣", 0.023, None),
-    ("嘉義縣", 0.02, None), ("南投縣", 0.02, None), ("宜蘭縣", 0.02, None), ("基隆市", 0.016, "2"),
-    ("花蓮縣", 0.014, None), ("嘉義市", 0.011, None), ("臺東縣", 0.009, None),
+    ("新北市", 0.17, "2"),
+    ("臺中市", 0.12, "4"),
+    ("高雄市", 0.12, None),
+    ("臺北市", 0.11, "2"),
+    ("桃園市", 0.10, None),
+    ("臺南市", 0.08, None),
+    ("彰化縣", 0.05, "4"),
+    ("屏東縣", 0.035, None),
+    ("新竹縣", 0.025, None),
+    ("新竹市", 0.02, None),
+    ("雲林縣", 0.03, None),
+    ("苗栗縣", 0.023, None),
+    ("嘉義縣", 0.02, None),
+    ("南投縣", 0.02, None),
+    ("宜蘭縣", 0.02, None),
+    ("基隆市", 0.016, "2"),
+    ("花蓮縣", 0.014, None),
+    ("嘉義市", 0.011, None),
+    ("臺東縣", 0.009, None),
 )
 CN_CITIES: tuple[tuple[str, float], ...] = (
-    ("上海市", 0.22), ("北京市", 0.14), ("深圳市", 0.12), ("广州市", 0.10), ("杭州市", 0.08),
-    ("苏州市", 0.08), ("厦门市", 0.08), ("成都市", 0.06), ("南京市", 0.06), ("武汉市", 0.06),
+    ("上海市", 0.22),
+    ("北京市", 0.14),
+    ("深圳市", 0.12),
+    ("广州市", 0.10),
+    ("杭州市", 0.08),
+    ("苏州市", 0.08),
+    ("厦门市", 0.08),
+    ("成都市", 0.06),
+    ("南京市", 0.06),
+    ("武汉市", 0.06),
 )
-CN_MOBILE_PREFIXES = ("130", "131", "132", "135", "136", "137", "138", "139", "150", "151", "152",
-                      "158", "159", "177", "180", "186", "187", "188", "189")
-TW_INDUSTRIES = ("製造業", "資訊科技", "零售業", "金融保險", "餐飲業", "醫療保健", "教育服務", "物流運輸",
-                 "營建工程", "電子零組件", "批發貿易", "專業服務")
+CN_MOBILE_PREFIXES = (
+    "130",
+    "131",
+    "132",
+    "135",
+    "136",
+    "137",
+    "138",
+    "139",
+    "150",
+    "151",
+    "152",
+    "158",
+    "159",
+    "177",
+    "180",
+    "186",
+    "187",
+    "188",
+    "189",
+)
+TW_INDUSTRIES = (
+    "製造業",
+    "資訊科技",
+    "零售業",
+    "金融保險",
+    "餐飲業",
+    "醫療保健",
+    "教育服務",
+    "物流運輸",
+    "營建工程",
+    "電子零組件",
+    "批發貿易",
+    "專業服務",
+)
 GOVERNMENT_INDUSTRIES = ("公共行政", "教育", "醫療衛生")
-GOVERNMENT_BUREAUS = ("教育局", "環境保護局", "衛生局", "工務局", "文化局", "社會局", "交通局", "經濟發展局",
-                      "勞工局", "消防局")
+GOVERNMENT_BUREAUS = (
+    "教育局",
+    "環境保護局",
+    "衛生局",
+    "工務局",
+    "文化局",
+    "社會局",
+    "交通局",
+    "經濟發展局",
+    "勞工局",
+    "消防局",
+)
 NATIONAL_AGENCIES = ("經濟部", "交通部", "衛生福利部", "教育部", "文化部", "勞動部", "內政部", "財政部")
-TW_EMAIL_DOMAINS = (("gmail.com", 0.45), ("yahoo.com.tw", 0.25), ("hotmail.com", 0.1), ("outlook.com", 0.08),
-                    ("msa.hinet.net", 0.07), ("icloud.com", 0.05))
-CN_EMAIL_DOMAINS = (("qq.com", 0.4), ("163.com", 0.25), ("126.com", 0.12), ("sina.com", 0.08),
-                    ("gmail.com", 0.1), ("foxmail.com", 0.05))
+TW_EMAIL_DOMAINS = (
+    ("gmail.com", 0.45),
+    ("yahoo.com.tw", 0.25),
+    ("hotmail.com", 0.1),
+    ("outlook.com", 0.08),
+    ("msa.hinet.net", 0.07),
+    ("icloud.com", 0.05),
+)
+CN_EMAIL_DOMAINS = (
+    ("qq.com", 0.4),
+    ("163.com", 0.25),
+    ("126.com", 0.12),
+    ("sina.com", 0.08),
+    ("gmail.com", 0.1),
+    ("foxmail.com", 0.05),
+)
 
 
 @dataclass
@@ -103,7 +178,7 @@ def _draw(rng: np.random.Generator, table: Mapping[str, float] | Sequence[str], 
     return [values[i] for i in rng.choice(len(values), size=size, p=p)]
 
 
-def _chinese_names(rng: np.random.Generator, origin: int, size: int) -> list[str]:
+def chinese_names(rng: np.random.Generator, origin: int, size: int) -> list[str]:
     provider = TaiwanNames if origin == TAIWAN else MainlandNames
     last = _draw(rng, provider.last_names, size)
     if origin == TAIWAN:
@@ -115,7 +190,9 @@ def _chinese_names(rng: np.random.Generator, origin: int, size: int) -> list[str
         # Mainland given names are often two characters: add a second one half of the time.
         second = _draw(rng, provider.first_names, size)
         two = rng.random(size) < 0.5
-        first = [a + b if t and len(a) == len(b) == 1 else a for a, b, t in zip(first, second, two, strict=True)]
+        first = [
+            a + b if t and len(a) == len(b) == 1 else a for a, b, t in zip(first, second, two, strict=True)
+        ]
     return [a + b for a, b in zip(last, first, strict=True)]
 
 
@@ -125,13 +202,15 @@ def _scripted_names(rng: np.random.Generator, origin: int, size: int) -> tuple[l
     simp: list[str] = [""] * size
     todo = np.arange(size)
     for _ in range(50):
-        drawn = _chinese_names(rng, origin, len(todo))
+        drawn = chinese_names(rng, origin, len(todo))
         if origin == TAIWAN:
             t_form, s_form = drawn, convert_many(drawn, Script.SIMPLIFIED)
         else:
             s_form, t_form = drawn, convert_many(drawn, Script.TRADITIONAL)
         back = convert_many(t_form, Script.SIMPLIFIED)
-        ok = np.array([is_big5(t) and b == s for t, s, b in zip(t_form, s_form, back, strict=True)], dtype=bool)
+        ok = np.array(
+            [is_big5(t) and b == s for t, s, b in zip(t_form, s_form, back, strict=True)], dtype=bool
+        )
         for k in np.flatnonzero(ok):
             trad[todo[k]], simp[todo[k]] = t_form[k], s_form[k]
         todo = todo[~ok]
@@ -148,7 +227,9 @@ def _english_names(rng: np.random.Generator, size: int) -> list[str]:
     return [f"{m if f_ else w} {ln}" for m, w, ln, f_ in zip(male, female, last, flip, strict=True)]
 
 
-def _phones(rng: np.random.Generator, origin: np.ndarray, ctype: np.ndarray, areas: list[str | None]) -> list[Phone]:
+def _phones(
+    rng: np.random.Generator, origin: np.ndarray, ctype: np.ndarray, areas: list[str | None]
+) -> list[Phone]:
     """One phone per person: mainland mobiles, Taiwanese mobiles, or landlines where an area code is known."""
     n = len(origin)
     prefix = rng.integers(len(CN_MOBILE_PREFIXES), size=n)
@@ -177,7 +258,12 @@ def _email_users(rng: np.random.Generator, size: int) -> list[str]:
     for a, b, s, n in zip(li, fi, style, num, strict=True):
         given, family = first[b].lower().replace("-", ""), last[a].lower()
         users.append(
-            (f"{given}.{family}", f"{family}{given}{n % 100:02d}", f"{given[0]}{family}{n}", f"{family}_{given}")[s]
+            (
+                f"{given}.{family}",
+                f"{family}{given}{n % 100:02d}",
+                f"{given[0]}{family}{n}",
+                f"{family}_{given}",
+            )[s]
         )
     return users
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 
 from crm.contract import YES_NO, Field
 from crm.sample_data.dates import STYLES_BY_SCRIPT, DateStyle
 from crm.sample_data.scripts import Script, tokens_in_script
+from crm.sample_data.seeding import scalar_rng
 
 ENCODINGS_BY_SCRIPT: dict[Script, tuple[tuple[str, float], ...]] = {
     Script.TRADITIONAL: (("utf-8", 0.35), ("utf-8-sig", 0.25), ("big5", 0.40)),
@@ -40,11 +43,17 @@ class FileStyle:
         return self.true_false[0] if value else self.true_false[1]
 
 
-def pick(rng: np.random.Generator, options: tuple | list):  # noqa: ANN201 - any element type
+T = TypeVar("T")
+
+
+def pick(rng: np.random.Generator, options: Sequence[T]) -> T:
+    """One of ``options``, uniformly (numpy generator: for file-level choices)."""
     return options[int(rng.integers(len(options)))]
 
 
-def choose_script(rng: np.random.Generator, weights: tuple[float, float, float] = (0.55, 0.25, 0.20)) -> Script:
+def choose_script(
+    rng: np.random.Generator, weights: tuple[float, float, float] = (0.55, 0.25, 0.20)
+) -> Script:
     return (Script.TRADITIONAL, Script.SIMPLIFIED, Script.ENGLISH)[int(rng.choice(3, p=weights))]
 
 
@@ -100,14 +109,14 @@ class LabelWriter:
     """Writes vocabulary codes the way one file's staff do: mostly one spelling, sometimes another."""
 
     def __init__(self, vocabulary: dict[str, tuple[str, ...]], style: FileStyle, salt: int) -> None:
-        self._rng = np.random.default_rng([style.label_seed, salt])
+        self._rng = scalar_rng(style.label_seed, "labels", salt)
         self._spellings = label_spellings(vocabulary, style.script)
-        self._main = {code: pick(self._rng, s) for code, s in self._spellings.items()}
+        self._main = {code: self._rng.choice(s) for code, s in self._spellings.items()}
 
     def __call__(self, code: str) -> str:
         if self._rng.random() < 0.85:
             return self._main[code]
-        return pick(self._rng, self._spellings[code])
+        return self._rng.choice(self._spellings[code])
 
     def table(self, codes: tuple[str, ...]) -> list[list[str]]:
         """All spellings per code (for vectorised writers), the file's main spelling first."""

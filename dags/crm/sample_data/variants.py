@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
-
-import numpy as np
 
 _FULLWIDTH = {code: code + 0xFEE0 for code in range(0x21, 0x7F)}
 _FULLWIDTH_DIGITS = {ord(d): ord(d) + 0xFEE0 for d in "0123456789"}
@@ -83,10 +82,10 @@ def format_phone(phone: Phone, style: int) -> str:
     return _tw_landline(phone, style)
 
 
-def malformed_phone(phone: Phone, rng: np.random.Generator) -> str:
+def malformed_phone(phone: Phone, rng: random.Random) -> str:
     """A phone no parser can turn into a valid number: digits lost, letters typed, too long."""
-    text = format_phone(phone, int(rng.integers(N_PHONE_STYLES)))
-    kind = int(rng.integers(4))
+    text = format_phone(phone, rng.randrange(N_PHONE_STYLES))
+    kind = rng.randrange(4)
     if kind == 0:
         return f"0{phone.national[:4]}"  # typing stopped early
     if kind == 1:
@@ -96,7 +95,7 @@ def malformed_phone(phone: Phone, rng: np.random.Generator) -> str:
     return "123"
 
 
-def vary_email(email: str, rng: np.random.Generator) -> str:
+def vary_email(email: str, rng: random.Random) -> str:
     """Same address, typed differently: case changes and stray spaces (all fold to ``email``)."""
     roll = rng.random()
     if roll < 0.70:
@@ -109,9 +108,9 @@ def vary_email(email: str, rng: np.random.Generator) -> str:
     return f" {email} "
 
 
-def malformed_email(email: str, rng: np.random.Generator) -> str:
+def malformed_email(email: str, rng: random.Random) -> str:
     user, _, domain = email.partition("@")
-    kind = int(rng.integers(4))
+    kind = rng.randrange(4)
     if kind == 0:
         return f"{user}@@{domain}"
     if kind == 1:
@@ -121,7 +120,7 @@ def malformed_email(email: str, rng: np.random.Generator) -> str:
     return f"{user}@{domain},"
 
 
-def vary_chinese_name(name: str, rng: np.random.Generator) -> str:
+def vary_chinese_name(name: str, rng: random.Random) -> str:
     """Extra spaces as typed: between surname and given name, around, or full-width."""
     roll = rng.random()
     if roll < 0.85 or len(name) < 2:
@@ -133,7 +132,7 @@ def vary_chinese_name(name: str, rng: np.random.Generator) -> str:
     return f"{name[0]}\u3000{name[1:]}"
 
 
-def vary_latin_name(name: str, rng: np.random.Generator) -> str:
+def vary_latin_name(name: str, rng: random.Random) -> str:
     roll = rng.random()
     if roll < 0.75:
         return name
@@ -144,10 +143,10 @@ def vary_latin_name(name: str, rng: np.random.Generator) -> str:
     return f"{name}  " if roll < 0.96 else name.replace(" ", "  ")
 
 
-def retype_text(text: str, rng: np.random.Generator) -> str:
+def retype_text(text: str, rng: random.Random) -> str:
     """Re-typed with different spacing or case: the same value once trimmed and folded."""
     if not text:
         return " "
     if text.isascii():
-        return [text.upper(), text.lower(), f" {text}", f"{text} "][int(rng.integers(4))]
-    return [f" {text}", f"{text} ", f"{text}\u3000"][int(rng.integers(3))]
+        return [text.upper(), text.lower(), f" {text}", f"{text} "][rng.randrange(4)]
+    return [f" {text}", f"{text} ", f"{text}\u3000"][rng.randrange(3)]
