@@ -4,7 +4,7 @@ Files are written under a hidden temporary name in the destination's directory (
 and moved into place with ``os.replace``, which is atomic on POSIX: a reader opens either the old
 file or the new one, and a reader that already opened the old file keeps reading it. Directories
 cannot be swapped with one rename, so a published directory is a symbolic link to a versioned
-sibling, and the link itself is replaced atomically.
+sibling, and the link itself is replaced atomically (the Parquet export does the same per file).
 """
 
 from __future__ import annotations

@@ -12,6 +12,8 @@ REPORT = "report.html"
 DOCS_DIR = "docs"
 DBT_DOCS_DIR = "dbt"
 GX_DOCS_DIR = "gx"
+#: Immutable Parquet versions: ``_versions/<mart>/<mart>-<version>.parquet``.
+VERSIONS_DIR = "_versions"
 
 _MART_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
@@ -24,13 +26,24 @@ def check_mart_name(name: str) -> str:
 
 
 def parquet_path(published_dir: Path, mart: str) -> Path:
-    """``published/<mart>/<mart>.parquet``: one file per mart, replaced atomically on each publish."""
+    """``published/<mart>/<mart>.parquet``: the stable name of a mart's current version (a symbolic
+    link to an immutable file under ``_versions/``, replaced atomically on each publish)."""
     check_mart_name(mart)
     return published_dir / mart / f"{mart}.parquet"
 
 
+def versions_dir(published_dir: Path, mart: str) -> Path:
+    check_mart_name(mart)
+    return published_dir / VERSIONS_DIR / mart
+
+
+def version_path(published_dir: Path, mart: str, version: str) -> Path:
+    return versions_dir(published_dir, mart) / f"{mart}-{version}.parquet"
+
+
 def published_marts(published_dir: Path) -> dict[str, Path]:
-    """The marts currently published: every ``<mart>/<mart>.parquet`` under ``published_dir``."""
+    """The marts currently published: every ``<mart>/<mart>.parquet`` under ``published_dir``
+    (stable names; ``Path.resolve()`` gives the immutable version they point to)."""
     if not published_dir.is_dir():
         return {}
     found = {}

@@ -20,15 +20,10 @@ log = logging.getLogger(__name__)
 MANIFEST_VERSION = 1
 
 
-def _sql_string(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
 def describe_parquet(con: duckdb.DuckDBPyConnection, path: Path) -> tuple[int, list[tuple[str, str]]]:
     """Row count (from the Parquet footer) and (column, DuckDB type) pairs of one Parquet file."""
-    source = _sql_string(str(path))
-    rows = con.execute(f"select sum(num_rows) from parquet_file_metadata({source})").fetchone()[0]
-    columns = con.execute(f"describe select * from read_parquet({source})").fetchall()
+    rows = con.execute("select sum(num_rows) from parquet_file_metadata(?)", [str(path)]).fetchone()[0]
+    columns = con.execute("describe select * from read_parquet(?)", [str(path)]).fetchall()
     return int(rows or 0), [(name, type_) for name, type_, *_ in columns]
 
 
@@ -39,7 +34,8 @@ def build_manifest(
     marts = []
     con = duckdb.connect()
     try:
-        for name, path in published_marts(published_dir).items():
+        for name, link in published_marts(published_dir).items():
+            path = link.resolve()  # the immutable version the stable name points to
             rows, columns = describe_parquet(con, path)
             doc = dbt.model(name)
             column_docs = doc.columns if doc else {}
@@ -52,7 +48,8 @@ def build_manifest(
                     "row_count": rows,
                     "built_at": dbt.built_at(name),
                     "exported_at": exported_at.isoformat(timespec="seconds"),
-                    "parquet": path.relative_to(published_dir).as_posix(),
+                    "parquet": link.relative_to(published_dir).as_posix(),
+                    "parquet_version": path.relative_to(published_dir.resolve()).as_posix(),
                     "size_bytes": path.stat().st_size,
                     "duckdb_view": f"marts.{name}",
                     "columns": [

@@ -87,11 +87,8 @@ def _csv_expression(column: str, duckdb_type: str) -> str:
         "case when x is null then 'NULL' else "
         "'\"' || replace(replace(cast(x as varchar), '\\', '\\\\'), '\"', '\\\"') || '\"' end"
     )
-    return (
-        f"case when {quoted} is null then null "
-        f"else '{{' || array_to_string(list_transform({quoted}, x -> {element}), ',') || '}}' end "
-        f"as {quoted}"
-    )
+    items = f"coalesce(array_to_string(list_transform({quoted}, x -> {element}), ','), '')"
+    return f"case when {quoted} is null then null else '{{' || {items} || '}}' end as {quoted}"
 
 
 @dataclass(frozen=True)
@@ -155,6 +152,7 @@ def load_mart(
 ) -> LoadedMart:
     """Replace ``schema.name`` with the content of ``parquet`` in one transaction."""
     check_mart_name(name)
+    parquet = parquet.resolve()  # the immutable version: every read below sees the same file
     duck = duckdb.connect()
     try:
         columns = _parquet_columns(duck, parquet)

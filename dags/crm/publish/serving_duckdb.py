@@ -1,8 +1,10 @@
 """The serving DuckDB database: views over the published Parquet files, for BI tools to open read-only.
 
-The database holds no data, only one view per mart reading ``<mart>/<mart>.parquet`` by absolute
-path, so a republish of the Parquet files is visible at once without touching it. It is rebuilt as a
-new file and swapped in whenever the set of marts or their columns may have changed.
+The database holds no data, only one view per mart reading the mart's current immutable Parquet
+version by absolute path (not the stable ``<mart>/<mart>.parquet`` link: DuckDB opens a file more
+than once per query, and a link switched in between would mix two versions). It is therefore
+rebuilt after every export, as a new file swapped in atomically; connections opened before keep
+the previous file and versions, which the export keeps for a while.
 
 The views live in the default schema ``main``: the file is named ``marts.duckdb``, so its catalog
 is ``marts`` and both ``select * from dim_customers`` and ``select * from marts.dim_customers``
@@ -42,7 +44,7 @@ def build_serving_database(published_dir: Path) -> Path:
             for mart, path in marts.items():
                 con.execute(
                     f'create view main."{mart}" as '
-                    f"select * from read_parquet({_sql_string(str(path.resolve()))})"
+                    f"select * from read_parquet({_sql_string(str(path.resolve(strict=True)))})"
                 )
             con.execute("checkpoint")
         finally:
