@@ -13,6 +13,7 @@ import pymc as pm
 import pytest
 from pymc_marketing.clv.distributions import BetaGeoNBD
 
+from crm.clv import fitting
 from crm.clv.fitting import FitError, FittedModel, fit_beta_geo, fit_gamma_gamma
 from crm.clv.prediction import predict_customers, time_unit
 from crm.clv.run import run_clv
@@ -295,3 +296,23 @@ def test_predictions_are_consistent(simulated: pd.DataFrame, fitted: tuple[Fitte
     pd.testing.assert_series_equal(
         discounted["expected_purchases_12m"], undiscounted["expected_purchases_12m"]
     )
+
+
+def test_run_scores_everyone_and_a_failed_run_keeps_the_previous_scores(
+    simulated: pd.DataFrame, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "w.duckdb"
+    write_summary(path, list(simulated.itertuples(index=False, name=None)))
+    first = run_clv(path, discount_rate=0.0)
+    assert first["status"] == "succeeded" and first["n_customers"] == 2000
+    assert first["bgnbd_converged"] and first["gg_converged"]
+
+    monkeypatch.setattr(fitting, "GRADIENT_TOLERANCE_PER_CUSTOMER", 0.0)
+    with pytest.raises(FitError, match="BG/NBD did not converge"):
+        run_clv(path)
+    with duckdb.connect(str(path), read_only=True) as con:
+        runs = con.execute("select status, reason from marts.clv_model_runs order by started_at").fetchall()
+        scored = con.execute("select count(*), min(run_id), max(run_id) from marts.customer_clv").fetchone()
+    assert [status for status, _ in runs] == ["succeeded", "failed"]
+    assert runs[1][1].startswith("FitError: BG/NBD did not converge")
+    assert scored == (2000, first["run_id"], first["run_id"])

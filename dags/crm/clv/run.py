@@ -14,7 +14,7 @@ import pandas as pd
 
 from crm.clv.fitting import FitError, FittedModel, fit_beta_geo, fit_gamma_gamma
 from crm.clv.prediction import predict_customers, time_unit
-from crm.clv.store import CUSTOMER_CLV_COLUMNS, append_run, write_results
+from crm.clv.store import CUSTOMER_CLV_COLUMNS, MODEL_RUNS_TABLE, append_run, write_results
 from crm.clv.summary import SUMMARY_TABLE, CustomerSummary, load_summary
 from crm.clv.tiers import assign_clv_tiers
 from crm.warehouse import connect
@@ -81,6 +81,8 @@ def run_clv(
             write_results(con, pd.DataFrame(columns=[name for name, _ in CUSTOMER_CLV_COLUMNS]), run)
         return _serialisable(run)
 
+    period_days = summary.period_days
+    assert period_days is not None  # set on every row of a non-empty summary
     try:
         beta_geo = fit_beta_geo(summary.frame)
         run.update(_fit_columns("bgnbd", beta_geo))
@@ -92,7 +94,7 @@ def run_clv(
             beta_geo.model,
             gamma_gamma.model,
             summary.frame,
-            period_days=summary.period_days,
+            period_days=period_days,
             discount_rate=discount_rate,
         )
         scores = _with_inputs(scores, summary, run_id=run["run_id"])
@@ -100,8 +102,11 @@ def run_clv(
     except Exception as exc:
         run.update(status="failed", reason=f"{type(exc).__name__}: {exc}")
         _finish(run, clock)
-        with connect(warehouse_path) as con:
-            append_run(con, run)
+        try:
+            with connect(warehouse_path) as con:
+                append_run(con, run)
+        except Exception:
+            log.exception("could not record failed CLV run %s in %s", run["run_id"], MODEL_RUNS_TABLE)
         raise
 
     run.update(status="succeeded", reason=None)
