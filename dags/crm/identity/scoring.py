@@ -70,7 +70,8 @@ def score_pairs(records: Any, backend: SplinkBackend, config: IdentityConfig) ->
     blocking rule that produced the pair) and each comparison's partial match weight (mw_*).
     """
     frame = backend.db_api.register(backend.to_splink_input(records), table_name="identity_contact_records")
-    linker = Linker(frame, model_spec.settings(), log_level=logging.WARNING)
+    # log_level=None: splink must not reconfigure logging inside the dbt process.
+    linker = Linker(frame, model_spec.settings(), log_level=None)
     n = count_rows(backend, frame)
     if n >= 2:
         rules = train(linker, config)

@@ -4,12 +4,16 @@ with
 
 staging_records as (
 
-    select 'questionnaires' as source, response_id as source_record_id
+    select
+        'questionnaires' as source,
+        response_id as source_record_id
     from {{ ref('stg_questionnaires__responses') }}
 
     union all
 
-    select 'reply_cards' as source, card_id as source_record_id
+    select
+        'reply_cards' as source,
+        card_id as source_record_id
     from {{ ref('stg_reply_cards__cards') }}
 
     union all
@@ -24,7 +28,10 @@ staging_records as (
 
 link_counts as (
 
-    select source, source_record_id, count(*) as link_count
+    select
+        source,
+        source_record_id,
+        count(*) as link_count
     from {{ ref('int_customer_identity_links') }}
     group by source, source_record_id
 

@@ -27,21 +27,31 @@ with
 
 records as (
 
-    select record_key, source, source_record_id, record_date
+    select
+        record_key,
+        source,
+        source_record_id,
+        record_date
     from {{ ref('int_identity__contact_records') }}
 
 ),
 
 clusters as (
 
-    select record_key, cluster_key
+    select
+        record_key,
+        cluster_key
     from {{ ref('int_identity__record_clusters') }}
 
 ),
 
 edges as (
 
-    select record_key_l, record_key_r, match_rule, match_probability
+    select
+        record_key_l,
+        record_key_r,
+        match_rule,
+        match_probability
     from {{ ref('int_identity__match_edges') }}
 
 ),
@@ -49,7 +59,9 @@ edges as (
 {% if is_incremental() %}
 previous_anchors as (
 
-    select source, source_record_id
+    select
+        source,
+        source_record_id
     from {{ this }}
     where is_anchor
 
@@ -110,9 +122,17 @@ customers as (
 
 incident_edges as (
 
-    select record_key_l as record_key, match_rule, match_probability from edges
+    select
+        record_key_l as record_key,
+        match_rule,
+        match_probability
+    from edges
     union all
-    select record_key_r as record_key, match_rule, match_probability from edges
+    select
+        record_key_r as record_key,
+        match_rule,
+        match_probability
+    from edges
 
 ),
 
@@ -139,7 +159,9 @@ strongest_edge as (
 
 cluster_sizes as (
 
-    select cluster_key, count(*) as customer_record_count
+    select
+        cluster_key,
+        count(*) as customer_record_count
     from members
     group by cluster_key
 

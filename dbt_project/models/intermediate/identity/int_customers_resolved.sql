@@ -12,7 +12,10 @@ with
 
 links as (
 
-    select source, source_record_id, customer_id
+    select
+        source,
+        source_record_id,
+        customer_id
     from {{ ref('int_customer_identity_links') }}
 
 ),
@@ -24,7 +27,6 @@ records as (
         source_record_id,
         record_date,
         last_seen_date,
-        nullif(trim(display_name), '') as display_name,
         name_norm,
         phone_e164,
         email,
@@ -35,7 +37,8 @@ records as (
         region,
         birth_date,
         address,
-        marketing_consent
+        marketing_consent,
+        nullif(trim(display_name), '') as display_name
     from {{ ref('int_identity__contact_records') }}
 
 ),
@@ -43,8 +46,8 @@ records as (
 customer_records as (
 
     select
-        links.customer_id,
-        records.*
+        records.*,
+        links.customer_id
     from records
     inner join links
         on

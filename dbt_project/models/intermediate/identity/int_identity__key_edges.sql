@@ -16,19 +16,34 @@ records as (
 
 keyed as (
 
-    select record_key, record_date, name_norm, 'member_id' as match_rule, member_id as key_value
+    select
+        record_key,
+        record_date,
+        name_norm,
+        'member_id' as match_rule,
+        member_id as key_value
     from records
     where member_id is not null
 
     union all
 
-    select record_key, record_date, name_norm, 'phone' as match_rule, phone_e164 as key_value
+    select
+        record_key,
+        record_date,
+        name_norm,
+        'phone' as match_rule,
+        phone_e164 as key_value
     from records
     where phone_e164 is not null
 
     union all
 
-    select record_key, record_date, name_norm, 'email' as match_rule, email as key_value
+    select
+        record_key,
+        record_date,
+        name_norm,
+        'email' as match_rule,
+        email as key_value
     from records
     where email is not null
 
@@ -36,7 +51,9 @@ keyed as (
 
 trusted_keys as (
 
-    select match_rule, key_value
+    select
+        match_rule,
+        key_value
     from keyed
     group by match_rule, key_value
     having

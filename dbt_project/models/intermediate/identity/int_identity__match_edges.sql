@@ -7,7 +7,11 @@ with
 
 key_edges as (
 
-    select record_key_l, record_key_r, match_rule, match_probability
+    select
+        record_key_l,
+        record_key_r,
+        match_rule,
+        match_probability
     from {{ ref('int_identity__key_edges') }}
 
 ),

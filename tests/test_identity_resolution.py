@@ -1,0 +1,473 @@
+"""Identity resolution: unit tests of crm.identity and an end-to-end precision/recall measurement.
+
+The unit tests run on small synthetic data and need neither the generator nor dbt. The end-to-end
+tests (``TestOnGeneratedSample``) generate the default sample, ingest it, build the identity models
+with dbt and compare the record clustering with the generator's answer key, which is read from
+``<data-dir>/answer_key/person_ids.csv`` and never loaded into the warehouse.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from itertools import combinations
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from crm.identity import model_spec
+from crm.identity.backend import DuckDBBackend, backend_for
+from crm.identity.clustering import cluster_records
+from crm.identity.config import IdentityConfig
+from crm.identity.scoring import score_pairs
+
+REPO = Path(__file__).resolve().parents[1]
+DBT_PROJECT = REPO / "dbt_project"
+VENV_BIN = Path(sys.executable).parent
+
+# Floors measured on the default sample (see docs/identity_resolution.md for the figures).
+PRECISION_FLOOR = 0.99
+RECALL_FLOOR = 0.45
+
+
+# --------------------------------------------------------------------------- config and backend
+
+
+def test_config_parses_rendered_dbt_vars() -> None:
+    config = IdentityConfig.parse(match_threshold="0.9", review_threshold="0.5", u_max_pairs="1e6", seed="7")
+    assert config == IdentityConfig(match_threshold=0.9, review_threshold=0.5, u_max_pairs=1e6, seed=7)
+
+
+def test_config_missing_values_keep_defaults() -> None:
+    assert IdentityConfig.parse(match_threshold=None, min_em_pairs="") == IdentityConfig()
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ({"match_threshold": "0.5", "review_threshold": "0.8"}, "identity_review_threshold <="),
+        ({"match_threshold": "1.0"}, "< 1"),
+        ({"deterministic_recall": "0"}, "identity_deterministic_recall"),
+        ({"seed": "abc"}, "seed='abc' is not a int"),
+        ({"treshold": "0.9"}, "unknown identity setting 'treshold'"),
+    ],
+)
+def test_config_rejects_bad_values(raw: dict[str, str], message: str) -> None:
+    with pytest.raises((ValueError, TypeError), match=message):
+        IdentityConfig.parse(**raw)
+
+
+def test_backend_for_duckdb_session_and_dbt_wrapper() -> None:
+    con = duckdb.connect()
+
+    class CursorWrapper:  # what dbt-duckdb hands a Python model
+        def __init__(self, cursor: duckdb.DuckDBPyConnection) -> None:
+            self._cursor = cursor
+
+    assert backend_for(con).name == "duckdb"
+    assert backend_for(CursorWrapper(con.cursor())).name == "duckdb"
+
+
+def test_backend_for_unknown_session_names_the_type() -> None:
+    with pytest.raises(TypeError, match="dbt session of type str"):
+        backend_for("not a session")
+
+
+def test_every_prediction_rule_needs_two_attributes_except_sales_names() -> None:
+    """A name alone must not generate candidate pairs, except for sales refs typed as a name."""
+    for rule in model_spec.prediction_blocking_rules():
+        sql = rule if isinstance(rule, str) else rule.get_blocking_rule("duckdb").blocking_rule_sql
+        compared = {col for col in model_spec.MATCH_COLUMNS if f"l.{col}" in sql or f'l."{col}"' in sql}
+        assert len(compared) >= 2 or "sales_ref_type = 'name'" in sql, sql
+
+
+# --------------------------------------------------------------------------- clustering
+
+
+def test_cluster_records_transitive_closure() -> None:
+    backend = DuckDBBackend.create()
+    nodes = pa.table({"record_key": ["a", "b", "c", "d", "e"]})
+    edges = pa.table({"record_key_l": ["a", "c"], "record_key_r": ["b", "b"]})
+    clusters = backend.to_model_output(cluster_records(nodes, edges, backend)).to_pylist()
+    by_key = {row["record_key"]: row["cluster_key"] for row in clusters}
+    assert by_key == {"a": "a", "b": "a", "c": "a", "d": "d", "e": "e"}
+
+
+def test_cluster_records_without_edges() -> None:
+    backend = DuckDBBackend.create()
+    nodes = pa.table({"record_key": ["x", "y"]})
+    edges = pa.table({"record_key_l": pa.array([], pa.string()), "record_key_r": pa.array([], pa.string())})
+    clusters = backend.to_model_output(cluster_records(nodes, edges, backend)).to_pylist()
+    assert sorted((r["record_key"], r["cluster_key"]) for r in clusters) == [("x", "x"), ("y", "y")]
+
+
+# --------------------------------------------------------------------------- scoring (synthetic)
+
+SURNAMES = list("王李张刘陈杨黄赵吴周")
+GIVEN = ["伟", "芳", "娜", "敏", "静", "丽", "强", "磊", "军", "洋", "勇", "艳", "杰", "娟", "涛", "明"]
+
+
+@dataclass(frozen=True)
+class SyntheticRecords:
+    table: pa.Table
+    person_of: dict[str, int]
+
+
+def synthetic_records(n_persons: int = 500, seed: int = 3) -> SyntheticRecords:
+    """Reply cards and questionnaires of ``n_persons`` people drawn from 160 names (names repeat a lot)."""
+    rng = np.random.default_rng(seed)
+    rows: list[dict[str, object]] = []
+    person_of: dict[str, int] = {}
+    for p in range(n_persons):
+        name = SURNAMES[rng.integers(len(SURNAMES))] + GIVEN[rng.integers(len(GIVEN))]
+        birth = dt.date(1950, 1, 1) + dt.timedelta(days=int(rng.integers(20_000)))
+        address = f"台北市信义路{rng.integers(1, 400)}号{rng.integers(1, 20)}楼"
+        phone = f"+8869{p:08d}"
+        company = f"公司{rng.integers(60)}" if rng.random() < 0.4 else None
+        for k in range(int(rng.integers(1, 4))):
+            key = f"reply_cards|R{p}-{k}"
+            rows.append(
+                {
+                    "record_key": key,
+                    "name_norm": name,
+                    "birth_date": birth,
+                    "address_norm": address,
+                    "company_norm": None,
+                    "phone_e164": phone if rng.random() < 0.5 else None,
+                    "email": None,
+                    "sales_ref_type": None,
+                }
+            )
+            person_of[key] = p
+        for k in range(int(rng.integers(0, 3))):
+            key = f"questionnaires|Q{p}-{k}"
+            rows.append(
+                {
+                    "record_key": key,
+                    "name_norm": name,
+                    "birth_date": None,
+                    "address_norm": None,
+                    "company_norm": company,
+                    "phone_e164": phone if rng.random() < 0.5 else None,
+                    "email": None,
+                    "sales_ref_type": None,
+                }
+            )
+            person_of[key] = p
+        if rng.random() < 0.3:
+            key = f"sales|name:{name}#{p}"
+            rows.append(
+                {
+                    "record_key": key,
+                    "name_norm": name,
+                    "birth_date": None,
+                    "address_norm": None,
+                    "company_norm": None,
+                    "phone_e164": None,
+                    "email": None,
+                    "sales_ref_type": "name",
+                }
+            )
+            person_of[key] = p
+    rows.sort(key=lambda r: str(r["record_key"]))
+    return SyntheticRecords(pa.Table.from_pylist(rows), person_of)
+
+
+@pytest.fixture(scope="module")
+def synthetic() -> SyntheticRecords:
+    return synthetic_records()
+
+
+@pytest.fixture(scope="module")
+def scored(synthetic: SyntheticRecords) -> list[dict[str, object]]:
+    backend = DuckDBBackend.create(threads=1)
+    config = IdentityConfig(u_max_pairs=2e5)
+    return backend.to_model_output(score_pairs(synthetic.table, backend, config)).to_pylist()
+
+
+def test_scored_pairs_are_above_review_threshold_and_audit_columns_present(
+    scored: list[dict[str, object]],
+) -> None:
+    assert scored, "expected candidate pairs on the synthetic data"
+    assert min(float(p["match_probability"]) for p in scored) >= IdentityConfig().review_threshold
+    assert {"record_key_l", "record_key_r", "match_weight", "blocking_rule_index", "mw_name_norm"} <= set(
+        scored[0]
+    )
+
+
+def test_linked_pairs_are_precise_despite_repeated_names(
+    synthetic: SyntheticRecords, scored: list[dict[str, object]]
+) -> None:
+    threshold = IdentityConfig().match_threshold
+    linked = [p for p in scored if float(p["match_probability"]) >= threshold]
+    wrong = [
+        p
+        for p in linked
+        if synthetic.person_of[str(p["record_key_l"])] != synthetic.person_of[str(p["record_key_r"])]
+    ]
+    assert linked
+    assert len(wrong) <= 0.01 * len(linked), wrong[:5]
+
+
+def test_name_alone_never_links(synthetic: SyntheticRecords, scored: list[dict[str, object]]) -> None:
+    """Sales refs typed as a (common) name share nothing else with anyone: no link may come of it."""
+    threshold = IdentityConfig().match_threshold
+    for pair in scored:
+        keys = (str(pair["record_key_l"]), str(pair["record_key_r"]))
+        if any(k.startswith("sales|") for k in keys):
+            assert float(pair["match_probability"]) < threshold, pair
+
+
+def test_same_name_birth_date_and_address_links(
+    synthetic: SyntheticRecords, scored: list[dict[str, object]]
+) -> None:
+    """Two reply cards of one person (same name, birth date and address) are always linked."""
+    threshold = IdentityConfig().match_threshold
+    linked = {
+        frozenset((str(p["record_key_l"]), str(p["record_key_r"])))
+        for p in scored
+        if float(p["match_probability"]) >= threshold
+    }
+    cards_by_person: dict[int, list[str]] = {}
+    for key, person in synthetic.person_of.items():
+        if key.startswith("reply_cards|"):
+            cards_by_person.setdefault(person, []).append(key)
+    expected = [frozenset(pair) for cards in cards_by_person.values() for pair in combinations(cards, 2)]
+    missed = [pair for pair in expected if pair not in linked]
+    assert expected
+    assert not missed, missed[:5]
+
+
+def test_scoring_is_deterministic(synthetic: SyntheticRecords, scored: list[dict[str, object]]) -> None:
+    backend = DuckDBBackend.create(threads=1)
+    again = backend.to_model_output(score_pairs(synthetic.table, backend, IdentityConfig(u_max_pairs=2e5)))
+
+    def key(rows: list[dict[str, object]]) -> list[tuple[object, ...]]:
+        return sorted(
+            (r["record_key_l"], r["record_key_r"], round(float(r["match_weight"]), 9)) for r in rows
+        )
+
+    assert key(again.to_pylist()) == key(scored)
+
+
+# --------------------------------------------------------------------------- end to end (generated sample)
+
+LINK_COLUMNS = "source, source_record_id, customer_id, match_rule, match_probability"
+
+
+def run(args: list[str], env: dict[str, str], cwd: Path = REPO) -> float:
+    """Run a command, fail the test with its output if it fails; returns the elapsed seconds."""
+    started = time.perf_counter()
+    done = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        pytest.fail(
+            f"{' '.join(args)} exited {done.returncode}:\n{done.stdout[-6000:]}\n{done.stderr[-3000:]}"
+        )
+    return time.perf_counter() - started
+
+
+@dataclass
+class Sample:
+    data_dir: Path
+    env: dict[str, str]
+
+    @property
+    def warehouse(self) -> Path:
+        return self.data_dir / "warehouse.duckdb"
+
+    def ingest(self) -> float:
+        return run([str(VENV_BIN / "python"), "-m", "crm.ingest", "--no-docs"], self.env)
+
+    def dbt(self, *args: str) -> float:
+        target = self.data_dir / "dbt_target"
+        return run(
+            [
+                str(VENV_BIN / "dbt"),
+                *args,
+                "--profiles-dir",
+                ".",
+                "--target-path",
+                str(target),
+                "--log-path",
+                str(target / "logs"),
+            ],
+            self.env,
+            cwd=DBT_PROJECT,
+        )
+
+    def build_identity(self) -> float:
+        # cautious: only tests whose parents are all selected (not the marts' tests on staging).
+        return self.dbt("build", "--select", "+int_customers_resolved", "--indirect-selection", "cautious")
+
+    def links(self) -> dict[tuple[str, str], tuple[str, str, float]]:
+        with duckdb.connect(str(self.warehouse), read_only=True) as con:
+            rows = con.execute(
+                f"select {LINK_COLUMNS} from intermediate.int_customer_identity_links"
+            ).fetchall()
+        return {(s, r): (c, rule, p) for s, r, c, rule, p in rows}
+
+
+@dataclass(frozen=True)
+class Accuracy:
+    precision: float
+    recall: float
+    records: int
+    persons: int
+    customers: int
+    ambiguous_sales_refs: int
+
+
+def pairwise_accuracy(sample: Sample) -> Accuracy:
+    """Pairwise precision and recall of the record clustering against the generator's answer key.
+
+    Questionnaires and reply cards map to a person by record key (response_id, card_id). A sales
+    record is a customer reference; its true person is the one most of its lines belong to (a name
+    typed for two namesakes is one reference: those lines count as ambiguous and cannot all be right).
+    """
+    answer_key = sample.data_dir / "answer_key" / "person_ids.csv"
+    con = duckdb.connect()
+    try:
+        # Attached under its own name: the staging views refer to the catalog "warehouse".
+        con.execute(f"attach '{sample.warehouse}' as warehouse (read_only)")
+        con.execute(
+            "create table answer as select distinct source, record_key, person_id "
+            f"from read_csv('{answer_key}', all_varchar = true)"
+        )
+        con.execute(
+            """
+            create table truth as
+            with sales_lines as (
+                select answer.person_id, lines.customer_ref_type || ':' || lines.customer_ref_norm as ref
+                from answer
+                inner join warehouse.staging.stg_sales__order_lines as lines
+                    on answer.record_key = lines.order_id || '|' || cast(lines.line_no as varchar)
+                where answer.source = 'sales'
+            ),
+            votes as (
+                select ref, person_id, row_number() over (
+                    partition by ref order by count(*) desc, person_id
+                ) as rank
+                from sales_lines
+                group by ref, person_id
+            )
+            select 'sales' as source, ref as source_record_id, person_id from votes where rank = 1
+            union all
+            select source, record_key, person_id from answer where source in ('questionnaires', 'reply_cards')
+            """
+        )
+        con.execute(
+            """
+            create table judged as
+            select links.customer_id, truth.person_id
+            from warehouse.intermediate.int_customer_identity_links as links
+            inner join truth using (source, source_record_id)
+            """
+        )
+        pairs = "select sum(n * (n - 1) / 2) from (select count(*) as n from judged group by {})"
+        (true_positive,) = con.execute(pairs.format("customer_id, person_id")).fetchone()
+        (predicted,) = con.execute(pairs.format("customer_id")).fetchone()
+        (actual,) = con.execute(pairs.format("person_id")).fetchone()
+        records, persons, customers = con.execute(
+            "select count(*), count(distinct person_id), count(distinct customer_id) from judged"
+        ).fetchone()
+        (ambiguous,) = con.execute(
+            """
+            select count(*) from (
+                select ref from (
+                    select lines.customer_ref_type || ':' || lines.customer_ref_norm as ref, answer.person_id
+                    from answer
+                    inner join warehouse.staging.stg_sales__order_lines as lines
+                        on answer.record_key = lines.order_id || '|' || cast(lines.line_no as varchar)
+                    where answer.source = 'sales'
+                ) group by ref having count(distinct person_id) > 1
+            )
+            """
+        ).fetchone()
+    finally:
+        con.close()
+    return Accuracy(
+        precision=float(true_positive) / float(predicted) if predicted else 1.0,
+        recall=float(true_positive) / float(actual),
+        records=records,
+        persons=persons,
+        customers=customers,
+        ambiguous_sales_refs=ambiguous,
+    )
+
+
+@pytest.fixture(scope="module")
+def sample(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sample]:
+    from crm.sample_data import GenerationConfig, generate
+
+    data_dir = tmp_path_factory.mktemp("identity_sample")
+    env = {
+        **os.environ,
+        "CRM_DATA_DIR": str(data_dir),
+        "CRM_WAREHOUSE_PATH": str(data_dir / "warehouse.duckdb"),
+        "CRM_DBT_THREADS": "1",
+    }
+    generate(data_dir, GenerationConfig())
+    built = Sample(data_dir, env)
+    built.ingest()
+    seconds = built.build_identity()
+    print(f"\nidentity models built on the default sample in {seconds:.1f} s (dbt build incl. tests)")
+    yield built
+
+
+@pytest.mark.timeout(1800)
+class TestOnGeneratedSample:
+    """End to end on the default generated sample (order matters: the last test appends data)."""
+
+    def test_precision_and_recall_against_answer_key(self, sample: Sample) -> None:
+        accuracy = pairwise_accuracy(sample)
+        print(
+            f"\nidentity resolution on the default sample: pairwise precision {accuracy.precision:.4f}, "
+            f"recall {accuracy.recall:.4f} ({accuracy.records} records, {accuracy.persons} persons, "
+            f"{accuracy.customers} customers, {accuracy.ambiguous_sales_refs} ambiguous sales refs)"
+        )
+        assert accuracy.precision >= PRECISION_FLOOR
+        assert accuracy.recall >= RECALL_FLOOR
+
+    def test_rerun_on_identical_inputs_is_identical(self, sample: Sample) -> None:
+        before = sample.links()
+        sample.build_identity()
+        assert sample.links() == before
+
+    def test_rebuild_from_scratch_gives_the_same_ids(self, sample: Sample) -> None:
+        """Without a previous run the anchor is the earliest record: a dropped table re-mints the same ids."""
+        before = sample.links()
+        with duckdb.connect(str(sample.warehouse)) as con:
+            con.execute("drop table intermediate.int_customer_identity_links")
+        sample.dbt("run", "--select", "int_customer_identity_links")
+        assert sample.links() == before
+
+    def test_ids_survive_new_data(self, sample: Sample) -> None:
+        """New sales arrive: old records keep their customer_id unless their customer merged into an older."""
+        from crm.sample_data import append_sales
+
+        before = sample.links()
+        append_sales(sample.data_dir, n_lines=3_000)
+        sample.ingest()
+        sample.build_identity()
+        after = sample.links()
+
+        assert set(before) <= set(after)
+        old_ids = {customer_id for customer_id, _, _ in before.values()}
+        surviving_ids = {customer_id for customer_id, _, _ in after.values()}
+        changed = {key: (before[key][0], after[key][0]) for key in before if before[key][0] != after[key][0]}
+        merged = {key for key, (old, new) in changed.items() if new in old_ids and old not in surviving_ids}
+        new_records = len(after) - len(before)
+        print(
+            f"\nafter appending sales: {new_records} new records, {len(changed)} of {len(before)} old "
+            f"records changed customer_id ({len(merged)} by merging into an older customer)"
+        )
+        assert new_records > 0
+        assert set(changed) == merged, {k: v for k, v in changed.items() if k not in merged}
