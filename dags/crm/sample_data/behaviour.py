@@ -9,7 +9,7 @@ The model, per person:
   growing trend: cohorts), then churn after an exponential lifetime whose hazard rises for
   unhappy customers and unresolved complaints and drops for resolved complaints;
 * 30% of buyers buy once; the others buy at a heterogeneous rate (lognormal, enterprise and
-  government three times higher) spread over their active span with seasonality;
+  government twice as high) spread over their active span with seasonality;
 * lines per order are 1 + geometric (longer baskets for business buyers).
 
 Everything is arrays (one entry per person or per order), so ten million lines plan in seconds.
@@ -34,6 +34,11 @@ BUSINESS_CHANNELS = (0.15, 0.20, 0.25, 0.40)
 MONTH_FACTOR = (1.15, 0.85, 0.95, 0.95, 1.0, 1.15, 0.95, 1.0, 0.95, 1.0, 1.35, 1.25)
 #: Expected share of sold lines that come back as returns (used to size the plan).
 EXPECTED_RETURN_SHARE = 0.04
+
+
+def mean_lines_per_order(business: np.ndarray) -> np.ndarray:
+    """Expected lines per order: longer baskets for enterprise and government buyers."""
+    return np.where(business, 2.5, 1.8)
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
@@ -92,7 +97,7 @@ def draw_behaviour(pool: PersonPool, seed: int, n_days: int) -> Behaviour:
     lifetime = rng.exponential(365.0 / hazard).astype(int) + 1
     churn = np.where(is_buyer, np.minimum(first + lifetime, n_days), n_days)
 
-    rate = rng.lognormal(0.0, 1.1, n) * np.where(business, 3.0, 1.0)
+    rate = rng.lognormal(0.0, 0.9, n) * np.where(business, 2.0, 1.0)
 
     cat_pop = np.array([c.popularity for c in CATEGORIES])
     cat_biz = cat_pop * np.array([c.business_share for c in CATEGORIES])
@@ -148,7 +153,7 @@ def plan_orders(
     rng = np.random.default_rng([seed, 4])
     business = pool.customer_type != INDIVIDUAL
     sale_lines = max(1, round(target_lines / (1 + EXPECTED_RETURN_SHARE)))
-    mean_lines = 1 + np.where(business, 2.5, 0.8)
+    mean_lines = mean_lines_per_order(business)
     buyers = np.flatnonzero(behaviour.is_buyer)
     n_orders = max(1, round(sale_lines / float(mean_lines[buyers].mean() if len(buyers) else 1.0)))
     if len(buyers) > n_orders:  # a small plan cannot serve every buyer: the rest stay prospects
@@ -181,9 +186,7 @@ def plan_orders(
     n_lines = rng.geometric(1 / mean_lines[person])
     n_lines = adjust_total(rng, n_lines.astype(np.int64), sale_lines)
 
-    first_of_day = np.searchsorted(day, day, side="left")
-    seq = (np.arange(len(day)) - first_of_day + 1).astype(np.int32)
-    return OrderPlan(person=person, day=day, minute=minute, n_lines=n_lines.astype(np.int16), seq_in_day=seq)
+    return OrderPlan(person, day, minute, n_lines.astype(np.int16), _seq_in_day(day))
 
 
 def adjust_total(rng: np.random.Generator, n_lines: np.ndarray, total: int) -> np.ndarray:
@@ -201,3 +204,43 @@ def adjust_total(rng: np.random.Generator, n_lines: np.ndarray, total: int) -> n
         n_lines[take] -= 1
         diff = total - int(n_lines.sum())
     return n_lines
+
+
+def plan_later_orders(
+    pool: PersonPool,
+    behaviour: Behaviour,
+    seed: int,
+    start: dt.date,
+    window_days: int,
+    day0: int,
+    n_days: int,
+    target_lines: int,
+    salt: int,
+) -> OrderPlan:
+    """Orders on days ``day0..n_days-1`` (after the window) from customers still active at its end."""
+    rng = np.random.default_rng([seed, salt])
+    active = np.flatnonzero(behaviour.is_buyer & (behaviour.churn_day >= window_days))
+    if len(active) == 0:
+        raise ValueError("no customer is active at the end of the window: nothing to append")
+    weight = behaviour.rate[active]
+    mean_lines = float(
+        np.average(mean_lines_per_order(pool.customer_type[active] != INDIVIDUAL), weights=weight)
+    )
+    n_orders = max(1, round(target_lines / mean_lines))
+    person = rng.choice(active, size=n_orders, p=weight / weight.sum()).astype(np.int32)
+    weights = day_weights(start, n_days)[day0:]
+    day = (day0 + rng.choice(len(weights), size=n_orders, p=weights / weights.sum())).astype(np.int32)
+    minute = rng.integers(9 * 60, 22 * 60, size=n_orders).astype(np.int16)
+    order = np.lexsort((minute, day))
+    person, day, minute = person[order], day[order], minute[order]
+    n_lines = rng.geometric(1 / mean_lines_per_order(pool.customer_type[person] != INDIVIDUAL)).astype(
+        np.int64
+    )
+    n_lines = adjust_total(rng, n_lines, target_lines)
+    return OrderPlan(person, day, minute, n_lines.astype(np.int16), _seq_in_day(day))
+
+
+def _seq_in_day(day: np.ndarray) -> np.ndarray:
+    """1-based number of each order within its day (``day`` sorted)."""
+    first_of_day = np.searchsorted(day, day, side="left")
+    return (np.arange(len(day)) - first_of_day + 1).astype(np.int32)

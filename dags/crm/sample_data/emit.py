@@ -18,10 +18,16 @@ from crm.sample_data.writers import AnswerKey, json_line, write_csv, write_jsonl
 
 @dataclass(frozen=True)
 class FileResult:
+    """One written landing file and how it was written (listed in ``answer_key/files.csv``)."""
+
     source: str
     file_name: str
     rows: int
     defects: int
+    file_format: str
+    encoding: str  # Python codec; "utf-8-sig" means UTF-8 with BOM; XLSX files have none
+    script: str
+    date_style: str
 
 
 @dataclass(frozen=True)
@@ -82,7 +88,19 @@ def emit_file(
             write_xlsx(spec.path, header, rows, sheet_title=spec.path.stem[:31])
         else:
             write_csv(spec.path, spec.style.encoding, header, rows)
-    return FileResult(spec.source, name, len(written), n_defects)
+    encoding = (
+        "" if spec.file_format == "xlsx" else "utf-8" if spec.file_format == "jsonl" else spec.style.encoding
+    )
+    return FileResult(
+        spec.source,
+        name,
+        len(written),
+        n_defects,
+        spec.file_format,
+        encoding,
+        spec.style.script.value,
+        spec.style.date_style.value,
+    )
 
 
 def _cell(value: object, spec: FileSpec) -> object:

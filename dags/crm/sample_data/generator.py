@@ -15,14 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from crm.contract import SOURCES
-from crm.sample_data.behaviour import (
-    Behaviour,
-    OrderPlan,
-    adjust_total,
-    day_weights,
-    draw_behaviour,
-    plan_orders,
-)
+from crm.sample_data.behaviour import Behaviour, draw_behaviour, plan_later_orders, plan_orders
 from crm.sample_data.cards import build_card_files, plan_cards
 from crm.sample_data.config import NO_DEFECTS, GenerationConfig
 from crm.sample_data.defects import Record
@@ -32,7 +25,7 @@ from crm.sample_data.products import Catalogue, build_catalogue
 from crm.sample_data.sales import SalesContext, staff_names, write_sales
 from crm.sample_data.seeding import scalar_rng
 from crm.sample_data.surveys import build_survey_files, plan_responses
-from crm.sample_data.writers import AnswerKey
+from crm.sample_data.writers import FILE_COLUMNS, AnswerKey
 
 ANSWER_KEY_DIR = "answer_key"
 LANDING_DIR = "landing"
@@ -163,6 +156,7 @@ def generate(
     finally:
         key.close()
     _write_persons(data_dir / ANSWER_KEY_DIR / "persons.csv", pool, behaviour, config.start, config.n_days)
+    _write_files(data_dir / ANSWER_KEY_DIR / "files.csv", summary, append=False)
     _write_state(data_dir, config, summary, appended=[])
     summary.defect_counts = dict(sorted(key.defect_counts.items()))
     summary.elapsed_s = time.perf_counter() - started
@@ -201,6 +195,48 @@ def _file_level_defects(
         shutil.copyfile(original, copy)
         summary.file_defects.append(("sales", copy.name, "redelivered_file"))
         key.defect("sales", copy.name, "", "redelivered_file", detail=original.name)
+
+
+def _write_files(path: Path, summary: GenerationSummary, *, append: bool) -> None:
+    """The manifest of landing files: format, encoding, script and date style of each (ground truth)."""
+    defects = {name: defect for _, name, defect in summary.file_defects}
+    by_name = {f.file_name: f for f in summary.files}
+    with path.open("a" if append else "w", encoding="utf-8", newline="") as handle:
+        out = csv.writer(handle, lineterminator="\n")
+        if not append:
+            out.writerow(FILE_COLUMNS)
+        for f in summary.files:
+            out.writerow(
+                (
+                    f.source,
+                    f.file_name,
+                    f.file_format,
+                    f.encoding,
+                    f.script,
+                    f.date_style,
+                    f.rows,
+                    defects.get(f.file_name, ""),
+                )
+            )
+        for source, name, defect in summary.file_defects:
+            if name in by_name:
+                continue
+            if defect == "redelivered_file":  # byte-identical copy: same format as the original
+                original = by_name[name.replace("_resend", "")]
+                out.writerow(
+                    (
+                        source,
+                        name,
+                        original.file_format,
+                        original.encoding,
+                        original.script,
+                        original.date_style,
+                        original.rows,
+                        defect,
+                    )
+                )
+            else:
+                out.writerow((source, name, Path(name).suffix[1:], "", "", "", 0, defect))
 
 
 def _write_persons(path: Path, pool: PersonPool, behaviour: Behaviour, start: dt.date, n_days: int) -> None:
@@ -299,7 +335,17 @@ def append_sales(data_dir: Path, n_lines: int, *, progress: Progress | None = No
     world = build_world(config)
     day0 = (first - config.start).days
     n_days = (end - config.start).days + 1
-    plan = plan_append_orders(world, config, day0, n_days, n_lines, salt=100 + number)
+    plan = plan_later_orders(
+        world.pool,
+        world.behaviour,
+        config.seed,
+        config.start,
+        config.n_days,
+        day0,
+        n_days,
+        n_lines,
+        100 + number,
+    )
     key = AnswerKey(data_dir / ANSWER_KEY_DIR, append=True)
     try:
         ctx = SalesContext(
@@ -325,33 +371,7 @@ def append_sales(data_dir: Path, n_lines: int, *, progress: Progress | None = No
     state["appended"] = appended
     state_path.write_text(json.dumps(state, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     summary = GenerationSummary(data_dir, len(world.pool), files=files)
+    _write_files(data_dir / ANSWER_KEY_DIR / "files.csv", summary, append=True)
     summary.defect_counts = dict(sorted(key.defect_counts.items()))
     summary.elapsed_s = time.perf_counter() - started
     return summary
-
-
-def plan_append_orders(
-    world: World, config: GenerationConfig, day0: int, n_days: int, n_lines: int, salt: int
-) -> OrderPlan:
-    """Orders of the customers still active at the end of the window, in days ``day0..n_days-1``."""
-    rng = np.random.default_rng([config.seed, salt])
-    behaviour, pool = world.behaviour, world.pool
-    active = np.flatnonzero(behaviour.is_buyer & (behaviour.churn_day >= config.n_days))
-    if len(active) == 0:
-        raise ValueError("no customer is active at the end of the window: nothing to append")
-    business = pool.customer_type[active] != 0
-    mean_lines = np.where(business, 3.5, 1.8)
-    weight = behaviour.rate[active]
-    n_orders = max(1, round(n_lines / float(np.average(mean_lines, weights=weight))))
-    person = rng.choice(active, size=n_orders, p=weight / weight.sum()).astype(np.int32)
-    weights = day_weights(config.start, n_days)[day0:]
-    day = (day0 + rng.choice(len(weights), size=n_orders, p=weights / weights.sum())).astype(np.int32)
-    minute = rng.integers(9 * 60, 22 * 60, size=n_orders).astype(np.int16)
-    order = np.lexsort((minute, day))
-    person, day, minute = person[order], day[order], minute[order]
-    biz = pool.customer_type[person] != 0
-    counts = rng.geometric(1 / np.where(biz, 3.5, 1.8)).astype(np.int64)
-    counts = adjust_total(rng, counts, n_lines)
-    first_of_day = np.searchsorted(day, day, side="left")
-    seq = (np.arange(len(day)) - first_of_day + 1).astype(np.int32)
-    return OrderPlan(person=person, day=day, minute=minute, n_lines=counts.astype(np.int16), seq_in_day=seq)

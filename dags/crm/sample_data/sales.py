@@ -178,7 +178,7 @@ class SalesGenerator:
         product = self._products(lperson, rng)
         lbusiness = business[order_of_line]
         quantity = np.where(
-            lbusiness, rng.geometric(0.12, size=len(lperson)), rng.geometric(0.72, size=len(lperson))
+            lbusiness, rng.geometric(0.3, size=len(lperson)), rng.geometric(0.72, size=len(lperson))
         )
         quantity = np.minimum(quantity, MAX_QUANTITY)
 
@@ -510,7 +510,17 @@ class MonthFile:
 
     def close(self) -> FileResult:
         self.out.close()
-        return FileResult("sales", self.name, self.rows, self.defects)
+        style = self.style
+        return FileResult(
+            "sales",
+            self.name,
+            self.rows,
+            self.defects,
+            "csv",
+            style.encoding,
+            style.script.value,
+            style.date_style.value,
+        )
 
 
 def _ref_text(pool: PersonPool, person: int, kind: int, script: Script) -> str:

@@ -160,6 +160,16 @@ def _reproducible_zip(data: bytes) -> bytes:
     return out.getvalue()
 
 
+FILE_COLUMNS = (
+    "source",
+    "file_name",
+    "file_format",
+    "encoding",
+    "script",
+    "date_style",
+    "rows",
+    "file_defect",
+)
 PERSON_ID_COLUMNS = ("source", "file_name", "source_row", "record_key", "person_id", "customer_ref")
 DEFECT_COLUMNS = ("source", "file_name", "source_row", "defect_type", "record_key", "column", "detail")
 
