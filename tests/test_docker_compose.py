@@ -5,7 +5,7 @@ against the Compose Specification JSON schema that check-jsonschema vendors (`ve
 before and after interpolating it the way Compose does with the values of .env.example, and checked
 for what the deployment promises: the services docs/deployment.md lists, a healthcheck on every
 long-running service, Airflow services that wait for airflow-init, Celery only in its profile, no
-secret in the file, and an image installed from uv.lock.
+secret in the file, and an image installed from uv.lock out of a build context without secrets.
 
 Each check is a function returning the problems it finds; the tests run it on the real files and on
 a deliberately broken copy, to prove that it can fail.
@@ -38,6 +38,7 @@ ENV_EXAMPLE = ROOT / ".env.example"
 DEPLOYMENT_DOC = ROOT / "docs" / "deployment.md"
 PYPROJECT = ROOT / "pyproject.toml"
 UV_LOCK = ROOT / "uv.lock"
+DOCKERIGNORE = ROOT / ".dockerignore"
 # uv from PATH, or the copy `make venv` bootstraps into .tools/.
 UV = shutil.which("uv") or shutil.which("uv", path=str(ROOT / ".tools" / "bin"))
 # Docker Compose itself, where installed (the standalone binary; `config` needs no Docker engine).
@@ -54,6 +55,18 @@ PROJECT_MOUNTS = {
     "./expectations": "/opt/crm/expectations",
 }
 DUCKDB_POOL = "duckdb_writer"
+# Local files that must never reach the image build context (secrets, data, environments, artefacts).
+KEPT_OUT_OF_THE_IMAGE = (
+    ".env",
+    ".venv/bin/python",
+    "data/warehouse.duckdb",
+    "data/landing/sales/export.csv",
+    "airflow_home/airflow.db",
+    "dbt_project/target/manifest.json",
+    "dbt_project/logs/dbt.log",
+    "expectations/uncommitted/validations/x.json",
+    "dags/crm/__pycache__/contract.cpython-311.pyc",
+)
 
 # A variable or environment key whose name says it holds a secret.
 SECRET_NAME = re.compile(r"PASSWORD|SECRET|FERNET|SALT|TOKEN|BASIC_AUTH|REDISCLI_AUTH", re.IGNORECASE)
@@ -513,6 +526,55 @@ def base_image_problems(dockerfile_text: str) -> Problems:
     return problems
 
 
+# How Docker's pattern matcher reads the wildcards of a .dockerignore pattern.
+DOCKERIGNORE_WILDCARDS = {"**/": "(.*/)?", "**": ".*", "*": "[^/]*", "?": "[^/]"}
+
+
+def dockerignore_excludes(patterns: list[str], path: str) -> bool:
+    """Whether Docker leaves `path` out of the build context, by the rules of .dockerignore.
+
+    As Docker's pattern matcher: the last matching pattern wins, `!` re-includes, a pattern matches a
+    path or any of its parent folders, `*` and `?` stay within one folder and `**` spans folders.
+    """
+    parts = path.split("/")
+    prefixes = ["/".join(parts[: index + 1]) for index in range(len(parts))]
+    excluded = False
+    for raw in patterns:
+        pattern = raw.removeprefix("!").strip("/")
+        tokens = re.findall(r"\*\*/|\*\*|\*|\?|[^*?]+", pattern)
+        regex = re.compile("".join(DOCKERIGNORE_WILDCARDS.get(token, re.escape(token)) for token in tokens))
+        if any(regex.fullmatch(prefix) for prefix in prefixes):
+            excluded = not raw.startswith("!")
+    return excluded
+
+
+def build_context_problems(dockerfile_text: str, dockerignore_text: str) -> Problems:
+    """The context holds every file the Dockerfile copies and none of the local secrets or data."""
+    patterns = [
+        line.strip() for line in dockerignore_text.splitlines() if line.strip() and not line.startswith("#")
+    ]
+    copied = [
+        source
+        for keyword, arguments in dockerfile_instructions(dockerfile_text)
+        if keyword == "COPY" and "--from=" not in arguments
+        for source in [word for word in arguments.split() if not word.startswith("--")][:-1]
+    ]
+    tracked = subprocess.run(
+        ["git", "ls-files", "--", *copied], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.split()
+    problems = [
+        f"copied but left out of the build context: {path}"
+        for path in tracked
+        if dockerignore_excludes(patterns, path)
+    ]
+    problems += [
+        f"sent to the builder: {path}"
+        for path in KEPT_OUT_OF_THE_IMAGE
+        if not dockerignore_excludes(patterns, path)
+    ]
+    return problems
+
+
 # --- tests: the real files pass ---------------------------------------------------------------------
 
 
@@ -628,6 +690,10 @@ def test_every_documented_service_exists(compose: dict) -> None:
 
 def test_image_installs_from_the_lock_file(dockerfile_text: str) -> None:
     assert dockerfile_install_problems(dockerfile_text) == []
+
+
+def test_build_context_holds_the_code_and_no_secret_or_data(dockerfile_text: str) -> None:
+    assert build_context_problems(dockerfile_text, DOCKERIGNORE.read_text()) == []
 
 
 def test_nothing_is_installed_at_container_start(dockerfile_text: str, compose: dict) -> None:
@@ -889,3 +955,13 @@ def test_base_image_check_fails_on_another_airflow_version(dockerfile_text: str)
         dockerfile_text, "apache/airflow:3.3.2-python3.11", "apache/airflow:3.2.0-python3.11"
     )
     assert any("uv.lock pins" in problem for problem in base_image_problems(broken))
+
+
+def test_build_context_check_fails_without_the_allow_list(dockerfile_text: str) -> None:
+    permissive = _break_text(DOCKERIGNORE.read_text(), "\n*\n", "\n")
+    assert "sent to the builder: .env" in build_context_problems(dockerfile_text, permissive)
+    strict = DOCKERIGNORE.read_text() + "\ndags/crm\n"
+    assert any(
+        problem.startswith("copied but left out of the build context: dags/crm/")
+        for problem in build_context_problems(dockerfile_text, strict)
+    )
