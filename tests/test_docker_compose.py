@@ -48,11 +48,12 @@ INIT_SERVICE = "airflow-init"
 CELERY_PROFILE = "celery"
 CELERY_SERVICES = frozenset({"redis", "airflow-worker", "flower"})
 AIRFLOW_COMMANDS = frozenset({"api-server", "scheduler", "dag-processor", "triggerer"})
-# Mount points the DAGs and their tools expect (Dockerfile: /opt/crm mirrors the repository).
+# The code folders mounted into the Airflow containers: where (Dockerfile: /opt/crm mirrors the
+# repository), and the setting that points the pipeline at them.
 PROJECT_MOUNTS = {
-    "./dags": "/opt/crm/dags",
-    "./dbt_project": "/opt/crm/dbt_project",
-    "./expectations": "/opt/crm/expectations",
+    "./dags": ("/opt/crm/dags", "AIRFLOW__CORE__DAGS_FOLDER"),
+    "./dbt_project": ("/opt/crm/dbt_project", "CRM_DBT_PROJECT_DIR"),
+    "./expectations": ("/opt/crm/expectations", "CRM_EXPECTATIONS_DIR"),
 }
 DUCKDB_POOL = "duckdb_writer"
 # Local files that must never reach the image build context (secrets, data, environments, artefacts).
@@ -344,10 +345,12 @@ def mount_problems(compose: Mapping[str, Any]) -> Problems:
     declared = compose.get("volumes") or {}
     for name, service in airflow_services(compose).items():
         mounts = dict(volume.split(":", 1) for volume in service.get("volumes", []))
-        for source, target in PROJECT_MOUNTS.items():
+        environment = _environment(service)
+        for source, (target, setting) in PROJECT_MOUNTS.items():
             if mounts.get(source) != f"{target}:ro":
                 problems.append(f"{name}: {source} is not mounted read-only at {target}")
-        environment = _environment(service)
+            if environment.get(setting) != target:
+                problems.append(f"{name}: {setting} is not the mounted {source} ({target})")
         data_dir, warehouse = environment.get("CRM_DATA_DIR"), environment.get("CRM_WAREHOUSE_PATH")
         if data_dir not in _named_volume_targets(service, declared):
             problems.append(f"{name}: CRM_DATA_DIR ({data_dir}) is not a named volume")
@@ -355,8 +358,6 @@ def mount_problems(compose: Mapping[str, Any]) -> Problems:
             problems.append(
                 f"{name}: CRM_WAREHOUSE_PATH ({warehouse}) is not inside CRM_DATA_DIR ({data_dir})"
             )
-        if environment.get("AIRFLOW__CORE__DAGS_FOLDER") != PROJECT_MOUNTS["./dags"]:
-            problems.append(f"{name}: AIRFLOW__CORE__DAGS_FOLDER is not the mounted dags folder")
         if str(environment.get("AIRFLOW__CORE__LOAD_EXAMPLES")).lower() != "false":
             problems.append(f"{name}: AIRFLOW__CORE__LOAD_EXAMPLES is not false")
     return problems
@@ -837,6 +838,12 @@ def _replace_in_init_script(compose: dict, old: str, new: str) -> dict:
             lambda c: _without(c, "airflow-worker", "volumes"),
             "airflow-worker: ./dags is not mounted read-only",
             id="worker-without-mounts",
+        ),
+        pytest.param(
+            mount_problems,
+            lambda c: _without(c, "airflow-scheduler", "environment", "CRM_EXPECTATIONS_DIR"),
+            "airflow-scheduler: CRM_EXPECTATIONS_DIR is not the mounted ./expectations",
+            id="expectations-dir-unset",
         ),
         pytest.param(
             init_script_problems,
