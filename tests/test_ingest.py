@@ -299,3 +299,38 @@ def test_files_still_being_written_are_not_picked_up(data_dir: Path):
     found = [f.path.name for f in discover(data_dir / "landing", "sales", settle_seconds=30)]
     assert found == ["old.csv"]
     assert fresh.exists()
+
+
+def test_identical_files_in_one_run_load_once(data_dir: Path):
+    content = SALES_HEADER + SALES_ROWS
+    write_landing(data_dir, "sales", "jan.csv", content)
+    write_landing(data_dir, "sales", "jan_resend.csv", content)
+    summary = ingest(Settings.from_env(), build_docs=False)[2]
+    assert (summary.files_loaded, summary.files_duplicate) == (1, 1)
+    assert summary.rows_loaded == 4 and summary.rows_read == 9
+
+
+def test_small_files_validated_together_keep_their_own_rows_and_counts(data_dir: Path, monkeypatch):
+    rows = SALES_ROWS.splitlines(keepends=True)
+    write_landing(data_dir, "sales", "a.csv", SALES_HEADER + "".join(rows[:4]))
+    write_landing(
+        data_dir, "sales", "b.csv", SALES_HEADER + rows[2] + "".join(rows[4:])
+    )  # row 1 repeats a.csv:3
+    summary = ingest(Settings.from_env(), build_docs=False)[2]
+    assert summary.files_loaded == 2
+    manifest = _manifest(data_dir)
+    assert (manifest["a.csv"]["rows_read"], manifest["a.csv"]["rows_loaded"]) == (4, 3)
+    assert (manifest["b.csv"]["rows_read"], manifest["b.csv"]["rows_loaded"]) == (6, 1)
+    con = _warehouse(data_dir)
+    try:
+        detail = con.execute(
+            "select reasons from quarantine.sales where _source_file = 'b.csv' and _source_row = 1"
+        ).fetchone()[0]
+        assert "a.csv row 3" in detail
+        per_file = con.execute(
+            "select file_name, sum(unexpected_count) from audit.dq_results "
+            "where reason_code = 'duplicate_business_key' group by 1 order by 1"
+        ).fetchall()
+        assert per_file == [("a.csv", 1), ("b.csv", 1)]
+    finally:
+        con.close()

@@ -21,8 +21,8 @@ from crm.contract import BUSINESS_KEYS, LINEAGE_COLUMNS, raw_columns
 from crm.ingest import manifest, storage
 from crm.ingest.discovery import LandingFile, sha256_of
 from crm.ingest.errors import BadRow, FileRejected
-from crm.ingest.readers import open_file
-from crm.ingest.validation import BatchResult, BatchValidator, ExpectationStat, Failure
+from crm.ingest.readers import OpenedFile, open_file
+from crm.ingest.validation import BatchValidator, ExpectationStat, Failure
 from crm.normalise.frame import normalise_frame
 
 log = logging.getLogger(__name__)
@@ -45,6 +45,15 @@ class FileOutcome:
     reasons: Counter[str] = field(default_factory=Counter)
     message: str | None = None
     stored_path: str | None = None
+    logged: int = 0
+
+
+def _failed(landing: LandingFile, message: str, batch_id: str = "") -> FileOutcome:
+    return FileOutcome(landing.source, landing.path.name, batch_id, "failed", message=message)
+
+
+def _raise(exc: BaseException) -> FileOutcome:
+    raise exc
 
 
 def _new_batch_id(source: str, sha256: str) -> str:
@@ -71,6 +80,35 @@ def _json_value(value: object) -> object:
     return str(value)
 
 
+#: Files up to this size are read whole and validated together with their neighbours: GX has a
+#: fixed cost of about a second per validation call, which would dominate many small monthly files.
+SMALL_FILE_BYTES = 16 * 1024 * 1024
+#: Rows of file ``i`` of a validation group get the index ``i * GROUP_OFFSET + source_row``.
+GROUP_OFFSET = 10**12
+
+
+@dataclass
+class PendingFile:
+    """A file that passed the exactly-once check and was opened; its rows are still to be committed."""
+
+    landing: LandingFile
+    sha256: str
+    batch_id: str
+    opened: OpenedFile
+    original: pd.DataFrame | None = None
+    bad_rows: list[BadRow] = field(default_factory=list)
+
+
+@dataclass
+class ValidatedPart:
+    """Rows of one file after normalisation and validation."""
+
+    original: pd.DataFrame
+    frame: pd.DataFrame
+    failures: dict[int, list[Failure]]
+    stats: dict[tuple[str, str | None, str], tuple[int, int]]
+
+
 class FileLoader:
     """Loads landing files of every source into one open warehouse connection."""
 
@@ -78,12 +116,60 @@ class FileLoader:
         self.con = con
         self.validator = validator
         self.settings = settings
+        self._run_started = dt.datetime.now(dt.UTC)
 
-    # -- entry point ------------------------------------------------------------------------------
+    # -- entry points ---------------------------------------------------------------------------------
+
+    def load_all(self, files: list[LandingFile]) -> list[FileOutcome]:
+        """Load files in order. Small files are validated in groups, large ones chunk by chunk; each
+        file still commits in its own transaction."""
+        outcomes: list[FileOutcome] = []
+        group: list[PendingFile] = []
+        group_rows = 0
+        for landing in files:
+            sha256 = sha256_of(landing.path)
+            if any(p.sha256 == sha256 for p in group):
+                # The same bytes twice in one run: commit the first before judging the second a duplicate.
+                outcomes += self._flush(group)
+                group, group_rows = [], 0
+            try:
+                pending = self._begin(landing, sha256)
+            except storage.StorageError as exc:
+                log.error("%s/%s: %s", landing.source, landing.path.name, exc)
+                outcomes.append(_failed(landing, str(exc)))
+                continue
+            if isinstance(pending, FileOutcome):
+                outcomes.append(pending)
+                continue
+            try:
+                if landing.size <= SMALL_FILE_BYTES:
+                    chunks = list(pending.opened.chunks())
+                    pending.original = (
+                        pd.concat([c.frame for c in chunks]) if len(chunks) > 1 else chunks[0].frame
+                    )
+                    pending.bad_rows = [b for c in chunks for b in c.bad_rows]
+                    group.append(pending)
+                    group_rows += len(pending.original)
+                    if group_rows >= self.settings.chunk_rows:
+                        outcomes += self._flush(group)
+                        group, group_rows = [], 0
+                else:
+                    outcomes += self._flush(group)
+                    group, group_rows = [], 0
+                    outcomes.append(self._guard(pending, self._load_large, pending))
+            except FileRejected as exc:  # raised while reading a small file (e.g. broken quoting)
+                outcomes.append(self._guard(pending, _raise, exc))
+        outcomes += self._flush(group)
+        return outcomes
 
     def load(self, landing: LandingFile) -> FileOutcome:
+        """Load a single file (used by tools and tests)."""
+        return self.load_all([landing])[0]
+
+    # -- before reading: exactly-once ----------------------------------------------------------------
+
+    def _begin(self, landing: LandingFile, sha256: str) -> PendingFile | FileOutcome:
         source, path = landing.source, landing.path
-        sha256 = sha256_of(path)
         seen = manifest.find_by_sha(self.con, source, sha256)
         loaded = [e for e in seen if e.status == "loaded"]
         rejected = [e for e in seen if e.status == "rejected"]
@@ -111,115 +197,227 @@ class FileLoader:
             size=landing.size,
             arrived_at=dt.datetime.fromtimestamp(landing.mtime, dt.UTC),
         )
+        pending = PendingFile(landing, sha256, batch_id, None)  # type: ignore[arg-type]
         try:
-            outcome = self._load_rows(landing, sha256, batch_id)
+            pending.opened = open_file(path, source, self.settings.chunk_rows)
         except FileRejected as exc:
             return self._reject(landing, sha256, batch_id, exc)
-        except Exception as exc:
-            manifest.finish(self.con, batch_id, status="failed", reason=f"{type(exc).__name__}: {exc}")
-            raise
-        self._archive(landing, sha256, outcome)
-        return outcome
+        return pending
 
-    # -- the transaction ----------------------------------------------------------------------------
-
-    def _load_rows(self, landing: LandingFile, sha256: str, batch_id: str) -> FileOutcome:
-        source, path = landing.source, landing.path
-        opened = open_file(path, source, self.settings.chunk_rows)
-        outcome = FileOutcome(source, path.name, batch_id, "loaded")
-        stats: dict[tuple[str, str | None, str], ExpectationStat] = {}
-        loaded_at = dt.datetime.now(dt.UTC)
-        logged = 0
-        self.con.begin()
+    def _guard(self, pending: PendingFile, func, *args) -> FileOutcome:
+        """Run one file's commit; unexpected errors mark it failed (it stays in landing) and are reported."""
         try:
-            # Leftovers cannot exist (the transaction is atomic), but a re-run must never double-load.
-            self.con.execute(f"delete from raw.{source} where _file_sha256 = ?", [sha256])
-            self.con.execute(f"delete from quarantine.{source} where _file_sha256 = ?", [sha256])
-            for number, chunk in enumerate(opened.chunks()):
-                lineage = {
-                    "_source_file": path.name,
-                    "_file_sha256": sha256,
-                    "_batch_id": batch_id,
-                    "_loaded_at": loaded_at,
-                }
-                frame = normalise_frame(source, chunk.frame)
-                self._mark_duplicates(source, frame)
-                if source == "sales":
-                    self._price_ratio(frame)
-                result = self.validator.validate(source, frame, run_name=f"{batch_id}-chunk-{number:05d}")
-                if result.table_failures:
-                    raise FileRejected("schema_mismatch", f"{path.name}: " + "; ".join(result.table_failures))
-                for stat in result.stats:
-                    key = (stat[0], stat[1], stat[2])
-                    stats.setdefault(key, ExpectationStat(*key)).add(stat[3], stat[4], stat[5])
-                failed_rows = sorted(result.row_failures)
-                valid = frame.drop(index=failed_rows)
-                self._insert_raw(source, valid, lineage)
-                quarantined = self._quarantine_rows(chunk.frame, frame, result, chunk.bad_rows)
-                self._insert_quarantine(source, quarantined, lineage)
-                outcome.rows_read += chunk.rows_read
-                outcome.rows_loaded += len(valid)
-                outcome.rows_quarantined += len(quarantined)
-                for record in quarantined:
-                    outcome.reasons.update(record["reason_codes"])
-                    if logged < LOGGED_ROWS_PER_FILE:
-                        logged += 1
-                        details = "; ".join(
-                            f"{r['rule']}"
-                            + (f" ({r['column']}={r['value']!r})" if r.get("column") else "")
-                            + (f": {r['detail']}" if r.get("detail") else "")
-                            for r in record["reasons"]
-                        )
-                        log.warning(
-                            "%s/%s row %s quarantined: %s", source, path.name, record["_source_row"], details
-                        )
-            if outcome.rows_read != outcome.rows_loaded + outcome.rows_quarantined:
-                raise RuntimeError(
-                    f"{path.name}: reconciliation failed: read {outcome.rows_read} != loaded "
-                    f"{outcome.rows_loaded} + quarantined {outcome.rows_quarantined}"
-                )
-            self._insert_dq_results(source, path.name, batch_id, stats.values())
-            superseded = manifest.previous_versions(self.con, source, path.name, sha256)
-            reason = (
-                f"a modified version of {path.name}, earlier loaded as {', '.join(superseded)}; "
-                "rows whose keys were already loaded are quarantined as duplicate_business_key"
-                if superseded
-                else None
+            outcome = func(*args)
+        except FileRejected as exc:
+            try:
+                return self._reject(pending.landing, pending.sha256, pending.batch_id, exc)
+            except storage.StorageError as move_error:
+                return _failed(pending.landing, str(move_error), pending.batch_id)
+        except Exception as exc:
+            log.exception(
+                "%s/%s failed; it stays in landing for the next run",
+                pending.landing.source,
+                pending.landing.path.name,
             )
             manifest.finish(
-                self.con,
-                batch_id,
-                status="loaded",
-                rows_read=outcome.rows_read,
-                rows_loaded=outcome.rows_loaded,
-                rows_quarantined=outcome.rows_quarantined,
-                file_type=opened.file_type,
-                encoding=opened.encoding,
-                reason=reason,
+                self.con, pending.batch_id, status="failed", reason=f"{type(exc).__name__}: {exc}"
             )
+            return _failed(pending.landing, f"{type(exc).__name__}: {exc}", pending.batch_id)
+        try:
+            self._archive(pending.landing, pending.sha256, outcome)
+        except storage.StorageError as exc:
+            log.error("%s/%s: %s", pending.landing.source, pending.landing.path.name, exc)
+            outcome.status, outcome.message = "failed", str(exc)
+        return outcome
+
+    # -- validation ----------------------------------------------------------------------------------------
+
+    def _validate(
+        self, source: str, parts: list[tuple[str, pd.DataFrame]], run_name: str
+    ) -> list[ValidatedPart]:
+        """Normalise and validate the rows of several files (or one chunk of one file) in one GX call."""
+        frames = [normalise_frame(source, original) for _, original in parts]
+        combined = (
+            pd.concat([f.set_axis(f.index.astype("int64") + i * GROUP_OFFSET) for i, f in enumerate(frames)])
+            if len(frames) > 1
+            else frames[0].set_axis(frames[0].index.astype("int64"))
+        )
+        combined.index.name = "_source_row"
+        names = [name for name, _ in parts]
+        self._mark_duplicates(source, combined, names)
+        if source == "sales":
+            self._price_ratio(combined)
+        result = self.validator.validate(source, combined, run_name=run_name)
+        if result.table_failures:
+            raise FileRejected("schema_mismatch", f"{', '.join(names)}: " + "; ".join(result.table_failures))
+        validated = []
+        for i, ((_, original), frame) in enumerate(zip(parts, frames, strict=True)):
+            offset = i * GROUP_OFFSET if len(frames) > 1 else 0
+            part_frame = combined.loc[frame.index.astype("int64") + offset].set_axis(frame.index)
+            failures = (
+                {
+                    gid - offset: f
+                    for gid, f in result.row_failures.items()
+                    if offset <= gid < offset + GROUP_OFFSET
+                }
+                if len(frames) > 1
+                else dict(result.row_failures)
+            )
+            counts = Counter(
+                (f.expectation_type, f.column, f.reason_code) for fs in failures.values() for f in _unique(fs)
+            )
+            stats = {(t, c, r): (len(frame), counts.get((t, c, r), 0)) for t, c, r, *_ in result.stats}
+            validated.append(ValidatedPart(original, part_frame, failures, stats))
+        return validated
+
+    # -- commits -----------------------------------------------------------------------------------------
+
+    def _flush(self, group: list[PendingFile]) -> list[FileOutcome]:
+        """Validate a group of small files together, then commit each file on its own."""
+        if not group:
+            return []
+        source = group[0].landing.source
+        run_name = group[0].batch_id if len(group) == 1 else f"{group[0].batch_id}-group-of-{len(group)}"
+        try:
+            parts = self._validate(source, [(p.landing.path.name, p.original) for p in group], run_name)
+        except Exception as exc:  # a failure here concerns every file of the group
+            return [self._guard(p, _raise, exc) for p in group]
+        return [self._guard(p, self._commit_small, p, part) for p, part in zip(group, parts, strict=True)]
+
+    def _commit_small(self, pending: PendingFile, part: ValidatedPart) -> FileOutcome:
+        outcome = FileOutcome(pending.landing.source, pending.landing.path.name, pending.batch_id, "loaded")
+        stats: dict[tuple[str, str | None, str], ExpectationStat] = {}
+        self.con.begin()
+        try:
+            self._clear(pending)
+            self._write_part(pending, part, pending.bad_rows, outcome, stats)
+            self._finish(pending, outcome, stats)
             self.con.commit()
         except BaseException:
             self.con.rollback()
             raise
-        if logged < outcome.rows_quarantined:
+        self._log_remaining(pending, outcome)
+        return outcome
+
+    def _load_large(self, pending: PendingFile) -> FileOutcome:
+        """A large file streams chunk by chunk inside one transaction (earlier chunks are visible to the
+        duplicate check of later ones because they are already inserted in that transaction)."""
+        outcome = FileOutcome(pending.landing.source, pending.landing.path.name, pending.batch_id, "loaded")
+        stats: dict[tuple[str, str | None, str], ExpectationStat] = {}
+        name = pending.landing.path.name
+        self.con.begin()
+        try:
+            self._clear(pending)
+            for number, chunk in enumerate(pending.opened.chunks()):
+                part = self._validate(
+                    pending.landing.source,
+                    [(name, chunk.frame)],
+                    run_name=f"{pending.batch_id}-chunk-{number:05d}",
+                )[0]
+                self._write_part(pending, part, chunk.bad_rows, outcome, stats)
+            self._finish(pending, outcome, stats)
+            self.con.commit()
+        except BaseException:
+            self.con.rollback()
+            raise
+        self._log_remaining(pending, outcome)
+        return outcome
+
+    def _clear(self, pending: PendingFile) -> None:
+        # Leftovers cannot exist (each file commits atomically), but a re-run must never double-load.
+        source = pending.landing.source
+        self.con.execute(f"delete from raw.{source} where _file_sha256 = ?", [pending.sha256])
+        self.con.execute(f"delete from quarantine.{source} where _file_sha256 = ?", [pending.sha256])
+
+    def _write_part(
+        self,
+        pending: PendingFile,
+        part: ValidatedPart,
+        bad_rows: list[BadRow],
+        outcome: FileOutcome,
+        stats: dict[tuple[str, str | None, str], ExpectationStat],
+    ) -> None:
+        source, name = pending.landing.source, pending.landing.path.name
+        lineage = {
+            "_source_file": name,
+            "_file_sha256": pending.sha256,
+            "_batch_id": pending.batch_id,
+            "_loaded_at": self._run_started,
+        }
+        valid = part.frame.drop(index=sorted(part.failures))
+        self._insert_raw(source, valid, lineage)
+        quarantined = self._quarantine_rows(part.original, part.frame, part.failures, bad_rows)
+        self._insert_quarantine(source, quarantined, lineage)
+        for key, (elements, unexpected) in part.stats.items():
+            stats.setdefault(key, ExpectationStat(*key)).add(elements, unexpected, unexpected == 0)
+        outcome.rows_read += len(part.original) + len(bad_rows)
+        outcome.rows_loaded += len(valid)
+        outcome.rows_quarantined += len(quarantined)
+        for record in quarantined:
+            outcome.reasons.update(record["reason_codes"])
+            if outcome.logged < LOGGED_ROWS_PER_FILE:
+                outcome.logged += 1
+                details = "; ".join(
+                    f"{r['rule']}"
+                    + (f" ({r['column']}={r['value']!r})" if r.get("column") else "")
+                    + (f": {r['detail']}" if r.get("detail") else "")
+                    for r in record["reasons"]
+                )
+                log.warning("%s/%s row %s quarantined: %s", source, name, record["_source_row"], details)
+
+    def _finish(
+        self,
+        pending: PendingFile,
+        outcome: FileOutcome,
+        stats: dict[tuple[str, str | None, str], ExpectationStat],
+    ) -> None:
+        source, name = pending.landing.source, pending.landing.path.name
+        if outcome.rows_read != outcome.rows_loaded + outcome.rows_quarantined:
+            raise RuntimeError(
+                f"{name}: reconciliation failed: read {outcome.rows_read} != loaded "
+                f"{outcome.rows_loaded} + quarantined {outcome.rows_quarantined}"
+            )
+        self._insert_dq_results(source, name, pending.batch_id, stats.values())
+        superseded = manifest.previous_versions(self.con, source, name, pending.sha256)
+        reason = (
+            f"a modified version of {name}, earlier loaded as {', '.join(superseded)}; rows whose keys "
+            "were already loaded are quarantined as duplicate_business_key"
+            if superseded
+            else None
+        )
+        manifest.finish(
+            self.con,
+            pending.batch_id,
+            status="loaded",
+            rows_read=outcome.rows_read,
+            rows_loaded=outcome.rows_loaded,
+            rows_quarantined=outcome.rows_quarantined,
+            file_type=pending.opened.file_type,
+            encoding=pending.opened.encoding,
+            reason=reason,
+        )
+
+    def _log_remaining(self, pending: PendingFile, outcome: FileOutcome) -> None:
+        if outcome.logged < outcome.rows_quarantined:
             log.warning(
                 "%s/%s: %d more quarantined rows in quarantine.%s (batch %s)",
-                source,
-                path.name,
-                outcome.rows_quarantined - logged,
-                source,
-                batch_id,
+                pending.landing.source,
+                pending.landing.path.name,
+                outcome.rows_quarantined - outcome.logged,
+                pending.landing.source,
+                pending.batch_id,
             )
-        return outcome
 
     # -- checks computed before validation --------------------------------------------------------------
 
-    def _mark_duplicates(self, source: str, frame: pd.DataFrame) -> None:
-        """Set ``_duplicate_of`` to where the business key was first seen.
+    def _mark_duplicates(self, source: str, frame: pd.DataFrame, names: list[str]) -> None:
+        """Set ``_duplicate_of`` to where the business key was first seen: earlier in this group of rows,
+        in an earlier chunk of the same file (already inserted in the open transaction) or in an earlier
+        load. The first occurrence wins; later ones are quarantined."""
 
-        That is earlier in this chunk, an earlier chunk of this file (already inserted in the open
-        transaction) or an earlier load; the first occurrence wins, later ones are quarantined.
-        """
+        def where(gid: int) -> str:
+            return f"{names[gid // GROUP_OFFSET]} row {gid % GROUP_OFFSET}"
+
         keys = list(BUSINESS_KEYS[source])
         frame["_duplicate_of"] = pd.Series([None] * len(frame), index=frame.index, dtype=object)
         if frame.empty:
@@ -228,23 +426,22 @@ class FileLoader:
         keyed = frame.loc[complete, keys]
         first_row = keyed.reset_index().groupby(keys, sort=False)["_source_row"].transform("min")
         first_row.index = keyed.index
-        in_chunk = first_row[first_row != first_row.index.to_series()]
-        frame.loc[in_chunk.index, "_duplicate_of"] = [f"row {int(r)} of this file" for r in in_chunk]
-        lookup = keyed.reset_index()
-        self.con.register("_incoming_keys", lookup)
+        repeated = first_row[first_row != first_row.index.to_series()]
+        frame.loc[repeated.index, "_duplicate_of"] = [where(int(r)) for r in repeated]
+        self.con.register("_incoming_keys", keyed.reset_index())
         try:
             join = " and ".join(f'k."{c}" = r."{c}"' for c in keys)
             earlier = self.con.execute(
                 f"""
-                select k._source_row, any_value(r._source_file) as file, min(r._source_row) as row
+                select k._source_row, arg_min(r._source_file, r._source_row), min(r._source_row)
                 from _incoming_keys k join raw.{source} r on {join}
                 group by k._source_row
                 """
             ).fetchall()
         finally:
             self.con.unregister("_incoming_keys")
-        for row, file_name, first in earlier:
-            frame.loc[row, "_duplicate_of"] = f"{file_name} row {first}"
+        for gid, file_name, first in earlier:
+            frame.loc[gid, "_duplicate_of"] = f"{file_name} row {first}"
 
     def _price_ratio(self, frame: pd.DataFrame) -> None:
         """unit_price / the SKU's median price (already loaded lines, else this chunk); null if unknown."""
@@ -292,7 +489,11 @@ class FileLoader:
             self.con.unregister("_valid_rows")
 
     def _quarantine_rows(
-        self, original: pd.DataFrame, frame: pd.DataFrame, result: BatchResult, bad_rows: list[BadRow]
+        self,
+        original: pd.DataFrame,
+        frame: pd.DataFrame,
+        failures: dict[int, list[Failure]],
+        bad_rows: list[BadRow],
     ) -> list[dict[str, object]]:
         records: list[dict[str, object]] = []
         for bad in bad_rows:
@@ -304,10 +505,10 @@ class FileLoader:
                     "raw_record": {k: _json_value(v) for k, v in bad.raw_record.items()},
                 }
             )
-        for row, failures in sorted(result.row_failures.items()):
+        for row, row_failures in sorted(failures.items()):
             raw = {k: _json_value(v) for k, v in original.loc[row].items()} if row in original.index else {}
             reasons = []
-            for failure in _unique(failures):
+            for failure in _unique(row_failures):
                 column = _source_column(failure.column)
                 reason: dict[str, object] = {
                     "rule": failure.reason_code,

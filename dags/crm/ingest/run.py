@@ -10,7 +10,6 @@ from crm.config import Settings
 from crm.contract import SOURCES
 from crm.ingest.discovery import discover
 from crm.ingest.loader import FileLoader, FileOutcome
-from crm.ingest.storage import StorageError
 from crm.ingest.validation import BatchValidator
 from crm.warehouse import connect, ensure_schema
 
@@ -41,6 +40,9 @@ class SourceSummary:
         elif outcome.status == "rejected":
             self.files_rejected += 1
             self.rejections[outcome.file_name] = outcome.message or ""
+        elif outcome.status == "failed":
+            self.files_failed += 1
+            self.errors[outcome.file_name] = outcome.message or "failed"
         self.rows_read += outcome.rows_read
         self.rows_loaded += outcome.rows_loaded
         self.rows_quarantined += outcome.rows_quarantined
@@ -78,21 +80,8 @@ def ingest(
         loader = FileLoader(con, validator, settings)
         for source in sources:
             summary = SourceSummary(source)
-            for landing in discover(settings.landing_dir, source, settings.settle_seconds):
-                try:
-                    summary.add(loader.load(landing))
-                except StorageError as exc:
-                    log.error("%s/%s: %s", source, landing.path.name, exc)
-                    summary.files_seen += 1
-                    summary.files_failed += 1
-                    summary.errors[landing.path.name] = str(exc)
-                except Exception as exc:
-                    log.exception(
-                        "%s/%s failed; it stays in landing for the next run", source, landing.path.name
-                    )
-                    summary.files_seen += 1
-                    summary.files_failed += 1
-                    summary.errors[landing.path.name] = f"{type(exc).__name__}: {exc}"
+            for outcome in loader.load_all(discover(settings.landing_dir, source, settings.settle_seconds)):
+                summary.add(outcome)
             summaries.append(summary)
     if build_docs:
         validator.build_data_docs()
