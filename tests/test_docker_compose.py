@@ -716,19 +716,10 @@ def test_base_image_matches_the_lock(dockerfile_text: str) -> None:
         pytest.param(
             {"psycopg2-binary", "asyncpg"},
             id="postgres-metadata",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="Airflow 3 opens an async engine (postgresql+asyncpg) beside the psycopg2 one: "
-                "asyncpg must be added to the `postgres` extra of pyproject.toml and locked",
-            ),
         ),
         pytest.param(
             {"apache-airflow-providers-celery"},
             id="celery-profile",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="no extra of pyproject.toml brings apache-airflow-providers-celery yet",
-            ),
         ),
     ],
 )
