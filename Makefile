@@ -32,7 +32,7 @@ $(UV):
 	python3 -m pip install --quiet --disable-pip-version-check --target $(TOOLS) uv
 
 $(VENV)/.installed: pyproject.toml uv.lock | $(UV)
-	$(UV) sync --frozen --all-extras
+	$(UV) sync --frozen --all-extras --compile-bytecode
 	touch $@
 
 .PHONY: venv
@@ -52,7 +52,10 @@ airflow-init: venv ## Migrate the embedded Airflow metadata DB (SQLite) and crea
 
 .PHONY: run
 run: sample-data airflow-init ## Run the whole pipeline through Airflow (ingest -> transform -> publish)
-	$(BIN)/python -m crm.orchestration.local_run
+	@# The PII salt is configuration, never in the repo: reuse the data folder's, or create one there.
+	@test -n "$${CRM_PII_SALT:-}" || test -s $(CRM_DATA_DIR)/.pii_salt || \
+		(umask 077 && python3 -c 'import secrets; print(secrets.token_hex(24))' > $(CRM_DATA_DIR)/.pii_salt)
+	CRM_PII_SALT="$${CRM_PII_SALT:-$$(cat $(CRM_DATA_DIR)/.pii_salt)}" $(BIN)/python -m crm.orchestration.local_run
 
 .PHONY: test
 test: venv ## Run the full test suite
