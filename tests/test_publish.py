@@ -8,6 +8,7 @@ with the reason, only when it cannot be reached.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -419,7 +420,9 @@ def pg_serving(pg_admin_url: str):
             cur.execute("select 1 from pg_roles where rolname = 'crm_bi_reader'")
             if cur.fetchone():
                 cur.execute("drop owned by crm_bi_reader")
-                cur.execute("drop role crm_bi_reader")
+                # The role may also serve another database on this server: then it stays.
+                with contextlib.suppress(psycopg2.errors.DependentObjectsStillExist):
+                    cur.execute("drop role crm_bi_reader")
         admin.close()
 
 
