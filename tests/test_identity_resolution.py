@@ -246,6 +246,13 @@ def test_same_name_birth_date_and_address_links(
     assert not missed, missed[:5]
 
 
+def test_scoring_empty_input_gives_empty_pairs(synthetic: SyntheticRecords) -> None:
+    """A first run on an empty warehouse (or dbt build --empty) must not fail in training."""
+    backend = DuckDBBackend.create(threads=1)
+    empty = synthetic.table.slice(0, 0)
+    assert backend.to_model_output(score_pairs(empty, backend, IdentityConfig())).num_rows == 0
+
+
 def test_scoring_is_deterministic(synthetic: SyntheticRecords, scored: list[dict[str, object]]) -> None:
     backend = DuckDBBackend.create(threads=1)
     again = backend.to_model_output(score_pairs(synthetic.table, backend, IdentityConfig(u_max_pairs=2e5)))

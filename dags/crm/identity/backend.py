@@ -8,7 +8,6 @@ on another engine means adding a backend here, nothing else.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -17,8 +16,6 @@ import duckdb
 from splink import DuckDBAPI
 from splink.internals.database_api import DatabaseAPISubClass
 from splink.internals.splink_dataframe import SplinkDataFrame
-
-log = logging.getLogger(__name__)
 
 
 class SplinkBackend(Protocol):

@@ -8,10 +8,11 @@ Evidence design, with the pitfalls of Chinese names in mind:
 - ``name_norm`` (Traditional folded to Simplified, lower-case, no spaces) is compared with
   term-frequency adjustment, so agreeing on 王伟 counts for much less than agreeing on a rare name.
 - No blocking rule pairs records on the name alone, except that a sales reference typed as a name
-  is scored against records of the same name (it has nothing else); with the threshold at 0.95 the
-  name alone cannot reach it, so these pairs are visible for review but link only when the model
-  says the name is rare enough. Every other candidate pair must agree on the name and on a second
-  attribute (birth date, address, company), or on birth date and address when the name differs.
+  is scored against records of the same name (it has nothing else). Even term-frequency adjusted,
+  a name alone stays far below the match threshold against the prior, so these pairs do not link
+  (see docs/identity_resolution.md for the measured cost of linking them). Every other candidate
+  pair must agree on the name and on a second attribute (birth date, address, company), or on
+  birth date and address when the name differs.
 - Phone and e-mail are compared too: agreement is already a deterministic link, but disagreement
   is evidence against a match that EM can weigh.
 """

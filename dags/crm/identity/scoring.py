@@ -66,8 +66,9 @@ def train(linker: Linker, config: IdentityConfig) -> list[str]:
 def score_pairs(records: Any, backend: SplinkBackend, config: IdentityConfig) -> SplinkDataFrame:
     """Train on ``records`` and return the candidate pairs scoring at least the review threshold.
 
-    Columns: record_key_l, record_key_r, match_weight, match_probability, match_key (index of the
-    blocking rule that produced the pair) and each comparison's partial match weight (mw_*).
+    Columns: record_key_l, record_key_r, match_weight, match_probability, blocking_rule_index (which
+    prediction blocking rule produced the pair) and each comparison's partial match weight (mw_*).
+    With fewer than two records there is nothing to train on and the (empty) result uses the priors.
     """
     frame = backend.db_api.register(backend.to_splink_input(records), table_name="identity_contact_records")
     # log_level=None: splink must not reconfigure logging inside the dbt process.
