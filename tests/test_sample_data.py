@@ -320,6 +320,7 @@ def test_revenue_is_concentrated_and_feedback_follows_behaviour(sample: Sample) 
         revenue[str(line["person"])] += float(line["amount"])
     ranked = sorted(revenue.values(), reverse=True)
     top = sum(ranked[: len(ranked) // 5]) / sum(ranked)
+    print(f"\ntop 20% of customers bring {top:.0%} of revenue")
     assert 0.5 < top < 0.9, f"top 20% of customers bring {top:.0%} of revenue"
     persons = {r["person_id"]: r for r in sample.answer("persons.csv")}
     churned = [p for p in persons.values() if p["churn_date"]]

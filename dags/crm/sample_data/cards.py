@@ -17,7 +17,7 @@ from crm.contract import CHANNELS, REPLY_CARD_FIELDS
 from crm.sample_data.behaviour import CHANNEL_CODES, Behaviour
 from crm.sample_data.dates import format_date
 from crm.sample_data.defects import Record
-from crm.sample_data.emit import FileSpec
+from crm.sample_data.emit import FileSpec, PlannedFile
 from crm.sample_data.people import PersonPool
 from crm.sample_data.products import Catalogue
 from crm.sample_data.render import PersonRenderer
@@ -93,7 +93,8 @@ def build_card_files(
     seed: int,
     start: dt.date,
     landing: Path,
-) -> list[tuple[FileSpec, list[Record]]]:
+) -> list[PlannedFile]:
+    """Group cards by quarter and vendor and pick each file's style (records render lazily)."""
     rng = np.random.default_rng([seed, 9])
     vendor = rng.random(len(cards)) < 0.6
     groups: dict[tuple[str, str], list[tuple[int, Card]]] = {}
@@ -102,7 +103,7 @@ def build_card_files(
         quarter = f"{day.year}Q{(day.month - 1) // 3 + 1}"
         groups.setdefault((quarter, "a" if to_a else "b"), []).append((seq, card))
 
-    files: list[tuple[FileSpec, list[Record]]] = []
+    files: list[PlannedFile] = []
     columns = tuple(f.name for f in REPLY_CARD_FIELDS)
     for (quarter, vendor_code), group in sorted(groups.items()):
         file_format = "jsonl" if vendor_code == "a" else "csv"
@@ -123,11 +124,19 @@ def build_card_files(
         separator = (
             pick(rng, ("、", ",", ";", " ")) if style.script is not Script.ENGLISH else pick(rng, (",", ";"))
         )
-        records = [
-            _record(renderer, channels, behaviour, catalogue, card, f"RC{seq:07d}", start, separator)
-            for seq, card in group
-        ]
-        files.append((spec, records))
+
+        def render(
+            renderer: PersonRenderer = renderer,
+            channels: LabelWriter = channels,
+            group: list[tuple[int, Card]] = group,
+            separator: str = separator,
+        ) -> list[Record]:
+            return [
+                _record(renderer, channels, behaviour, catalogue, card, f"RC{seq:07d}", start, separator)
+                for seq, card in group
+            ]
+
+        files.append(PlannedFile(spec, len(group), render))
     return files
 
 

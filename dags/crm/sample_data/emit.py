@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,6 +42,18 @@ class FileSpec:
     date_column: str
     ascii_json: bool = False  # JSON Lines with \\u escapes
     omit_empty_json: bool = False  # JSON Lines leave out empty keys instead of writing ""
+
+
+@dataclass(frozen=True)
+class PlannedFile:
+    """A file whose style is chosen and whose records are rendered only when it is written.
+
+    Rendering lazily keeps one file's records in memory at a time, whatever the number of files.
+    """
+
+    spec: FileSpec
+    n_records: int
+    render: Callable[[], list[Record]]
 
 
 def required_columns(source: str, columns: Sequence[str]) -> tuple[str, ...]:

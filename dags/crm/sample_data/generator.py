@@ -18,8 +18,7 @@ from crm.contract import SOURCES
 from crm.sample_data.behaviour import Behaviour, draw_behaviour, plan_later_orders, plan_orders
 from crm.sample_data.cards import build_card_files, plan_cards
 from crm.sample_data.config import NO_DEFECTS, GenerationConfig
-from crm.sample_data.defects import Record
-from crm.sample_data.emit import FileResult, FileSpec, emit_file
+from crm.sample_data.emit import FileResult, FileSpec, PlannedFile, emit_file
 from crm.sample_data.people import CUSTOMER_TYPE_CODES, ORIGIN_LOCALES, PersonPool, build_person_pool
 from crm.sample_data.products import Catalogue, build_catalogue
 from crm.sample_data.sales import SalesContext, staff_names, write_sales
@@ -119,26 +118,24 @@ def generate(
             landing / "questionnaires",
         )
         rejected = _pick_rejected(survey_files) if rates.rejected_files else None
-        for spec, records in survey_files:
-            if spec is rejected:
-                spec = _drop_required_column(spec, rng)
-                dropped = set(rejected.columns) - set(spec.columns)
+        for planned in survey_files:
+            spec, file_rates = planned.spec, rates
+            if planned is rejected:
+                spec, file_rates = _drop_required_column(spec, rng), NO_DEFECTS
+                (dropped,) = set(planned.spec.columns) - set(spec.columns)
                 summary.file_defects.append(("questionnaires", spec.path.name, "missing_required_column"))
-                key.defect(
-                    "questionnaires", spec.path.name, "", "missing_required_column", column=dropped.pop()
-                )
-                summary.files.append(emit_file(spec, records, pool, NO_DEFECTS, rand, key))
-            else:
-                summary.files.append(emit_file(spec, records, pool, rates, rand, key))
-            progress(len(records))
+                key.defect("questionnaires", spec.path.name, "", "missing_required_column", column=dropped)
+            summary.files.append(emit_file(spec, planned.render(), pool, file_rates, rand, key))
+            progress(planned.n_records)
 
         cards = plan_cards(pool, behaviour, world.catalogue, config.seed, config.n_days)
         card_files = build_card_files(
             pool, behaviour, world.catalogue, cards, config.seed, config.start, landing / "reply_cards"
         )
-        for spec, records in card_files:
-            summary.files.append(emit_file(spec, records, pool, rates, rand, key))
-            progress(len(records))
+        del cards
+        for planned in card_files:
+            summary.files.append(emit_file(planned.spec, planned.render(), pool, rates, rand, key))
+            progress(planned.n_records)
 
         ctx = SalesContext(
             pool,
@@ -163,9 +160,10 @@ def generate(
     return summary
 
 
-def _pick_rejected(files: list[tuple[FileSpec, list[Record]]]) -> FileSpec | None:
-    csv_files = [(len(records), spec.path.name, spec) for spec, records in files if spec.file_format == "csv"]
-    return min(csv_files, key=lambda t: t[:2])[2] if csv_files else None
+def _pick_rejected(files: list[PlannedFile]) -> PlannedFile | None:
+    """The smallest survey CSV: it will lack a required column (the ingestion rejects the file)."""
+    csv_files = [f for f in files if f.spec.file_format == "csv"]
+    return min(csv_files, key=lambda f: (f.n_records, f.spec.path.name)) if csv_files else None
 
 
 def _drop_required_column(spec: FileSpec, rng: np.random.Generator) -> FileSpec:
@@ -179,11 +177,11 @@ def _file_level_defects(
     key: AnswerKey,
     config: GenerationConfig,
     landing: Path,
-    card_files: list[tuple[FileSpec, list[Record]]],
+    card_files: list[PlannedFile],
 ) -> None:
     rates = config.defects
     if rates.empty_files and card_files:
-        last = card_files[-1][0].path
+        last = card_files[-1].spec.path
         empty = last.with_name(f"{last.stem.rsplit('_', 1)[0]}_c.csv")
         empty.write_bytes(b"")
         summary.file_defects.append(("reply_cards", empty.name, "empty_file"))

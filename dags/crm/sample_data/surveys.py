@@ -20,7 +20,7 @@ from crm.contract import CUSTOMER_TYPES, LEAVE_REASONS, QUESTIONNAIRE_FIELDS
 from crm.sample_data.behaviour import Behaviour
 from crm.sample_data.dates import format_date
 from crm.sample_data.defects import Record
-from crm.sample_data.emit import FileSpec
+from crm.sample_data.emit import FileSpec, PlannedFile
 from crm.sample_data.people import CUSTOMER_TYPE_CODES, INDIVIDUAL, PersonPool
 from crm.sample_data.render import PersonRenderer
 from crm.sample_data.scripts import Script, in_script
@@ -109,8 +109,8 @@ def build_survey_files(
     seed: int,
     start: dt.date,
     landing: Path,
-) -> list[tuple[FileSpec, list[Record]]]:
-    """Group responses by quarter and collector, pick each file's style, and render the records."""
+) -> list[PlannedFile]:
+    """Group responses by quarter and collector and pick each file's style (records render lazily)."""
     rng = np.random.default_rng([seed, 6])
     groups: dict[tuple[str, str], list[Response]] = {}
     for r in responses:
@@ -119,7 +119,7 @@ def build_survey_files(
         collector = COLLECTORS[min(int(behaviour.channel[r.person]), 2)]
         groups.setdefault((quarter, collector), []).append(r)
 
-    files: list[tuple[FileSpec, list[Record]]] = []
+    files: list[PlannedFile] = []
     seq = 0
     for (quarter, collector), group in sorted(groups.items()):
         # Spreadsheets are kept by hand for the smaller collections; big exports come as CSV.
@@ -139,12 +139,22 @@ def build_survey_files(
             "customer_type": LabelWriter(CUSTOMER_TYPES, style, 1),
             "leave_reason": LabelWriter(LEAVE_REASONS, style, 2),
         }
-        records = []
-        for r in group:
-            seq += 1
-            response_id = f"SV{quarter}-{seq:06d}"
-            records.append(_record(renderer, labels, behaviour, r, response_id, start, real_dates))
-        files.append((spec, records))
+        ids = [f"SV{quarter}-{seq + k:06d}" for k in range(1, len(group) + 1)]
+        seq += len(group)
+
+        def render(
+            renderer: PersonRenderer = renderer,
+            labels: dict[str, LabelWriter] = labels,
+            group: list[Response] = group,
+            ids: list[str] = ids,
+            real_dates: bool = real_dates,
+        ) -> list[Record]:
+            return [
+                _record(renderer, labels, behaviour, r, i, start, real_dates)
+                for r, i in zip(group, ids, strict=True)
+            ]
+
+        files.append(PlannedFile(spec, len(group), render))
     return files
 
 

@@ -18,7 +18,7 @@ def fullwidth_digits(text: str) -> str:
     return text.translate(_FULLWIDTH_DIGITS)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Phone:
     """A phone number: country calling code and national significant number (no trunk 0)."""
 
