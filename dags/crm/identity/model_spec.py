@@ -13,6 +13,8 @@ Evidence design, with the pitfalls of Chinese names in mind:
   (see docs/identity_resolution.md for the measured cost of linking them). Every other candidate
   pair must agree on the name and on a second attribute (birth date, address, company), or on
   birth date and address when the name differs.
+- ``birth_date`` is term-frequency adjusted too: placeholder dates (1900-01-01, a clipped age)
+  pile up on one day, and agreeing on such a day is weak evidence.
 - Phone and e-mail are compared too: agreement is already a deterministic link, but disagreement
   is evidence against a match that EM can weigh.
 """
@@ -52,7 +54,7 @@ def comparisons() -> list[ComparisonCreator]:
         ),
         cl.DateOfBirthComparison(
             "birth_date", input_is_string=False, datetime_thresholds=[1], datetime_metrics=["year"]
-        ).configure(m_probabilities=[0.90, 0.05, 0.02, 0.03]),
+        ).configure(term_frequency_adjustments=True, m_probabilities=[0.90, 0.05, 0.02, 0.03]),
         cl.JaroWinklerAtThresholds("address_norm", [0.95, 0.85]).configure(
             m_probabilities=[0.75, 0.12, 0.05, 0.08]
         ),
