@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping
 from numbers import Real
 
 import pandas as pd
@@ -42,7 +43,7 @@ def month(value: object) -> str:
     return DASH if _missing(value) else pd.Timestamp(value).strftime("%Y-%m")
 
 
-def table(frame: pd.DataFrame, formats: dict[str, callable]) -> pd.DataFrame:
+def table(frame: pd.DataFrame, formats: Mapping[str, Callable[[object], str]]) -> pd.DataFrame:
     """Apply a formatter per column (others are shown as they are) and keep the column order."""
     shown = frame.copy()
     for column, formatter in formats.items():
