@@ -70,7 +70,7 @@ spined as (
 
     from first_purchase_months
     inner join months
-        on months.month_start >= first_purchase_months.first_purchase_month
+        on first_purchase_months.first_purchase_month <= months.month_start
     left join monthly_orders
         on first_purchase_months.customer_id = monthly_orders.customer_id
         and months.month_start = monthly_orders.month_start
@@ -80,7 +80,7 @@ spined as (
 with_last_purchase as (
 
     select
-        spined.*,
+        *,
         max(case when purchase_orders > 0 then month_start end) over (
             partition by customer_id
             order by month_start
@@ -109,7 +109,7 @@ with_last_purchase as (
 with_activity as (
 
     select
-        with_last_purchase.*,
+        *,
         {{ dbt.datediff('last_purchase_month', 'month_start', 'month') }} < {{ var('activity_window_months') }}
             as is_active
 
@@ -120,7 +120,7 @@ with_activity as (
 with_previous as (
 
     select
-        with_activity.*,
+        *,
         coalesce(
             lag(is_active) over (partition by customer_id order by month_start),
             false

@@ -25,12 +25,12 @@ churned as (
 
     select
         lifecycles.customer_id,
-        lifecycles.lifecycle_reason = 'lapsed_purchase' as is_churned,
-        survey_summaries.customer_id is not null as has_survey,
         survey_summaries.latest_stated_leave_reason,
         survey_summaries.latest_rating_product,
         survey_summaries.latest_rating_service,
         survey_summaries.latest_rating_staff,
+        lifecycles.lifecycle_reason = 'lapsed_purchase' as is_churned,
+        survey_summaries.customer_id is not null as has_survey,
         least(
             coalesce(survey_summaries.latest_rating_product, 99),
             coalesce(survey_summaries.latest_rating_service, 99),

@@ -99,12 +99,12 @@ final as (
         customer_id,
         last_purchase_date,
         last_response_date,
+        lifecycle_reason,
         case lifecycle_reason
             when 'recent_purchase' then 'current'
             when 'contact_only' then 'potential'
             else 'target'
-        end as lifecycle_status,
-        lifecycle_reason
+        end as lifecycle_status
 
     from classified
 

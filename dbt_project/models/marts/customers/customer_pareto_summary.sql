@@ -30,9 +30,9 @@ series as (
 ranked as (
 
     select
-        row_number() over (order by net_revenue desc, customer_id) as customer_position,
+        row_number() over (order by net_revenue desc, customer_id asc) as customer_position,
         sum(net_revenue) over (
-            order by net_revenue desc, customer_id
+            order by net_revenue desc, customer_id asc
             rows between unbounded preceding and current row
         ) as cumulative_revenue
 
@@ -58,8 +58,10 @@ curve_points as (
 
     select
         cast((series.generated_number - 1) * {{ step }} as {{ dbt.type_int() }}) as customer_share_pct,
-        cast(ceil(totals.total_customers * (series.generated_number - 1) * {{ step }} / 100.0)
-            as {{ dbt.type_bigint() }}) as customers_in_share
+        cast(
+            ceil(totals.total_customers * (series.generated_number - 1) * {{ step }} / 100.0)
+            as {{ dbt.type_bigint() }}
+        ) as customers_in_share
 
     from series
     cross join totals

@@ -44,7 +44,7 @@ rfm_inputs as (
 rfm_inputs_with_recency as (
 
     select
-        rfm_inputs.*,
+        *,
         {{ dbt.datediff('last_purchase_date', 'as_of_date', 'day') }} as recency_days
 
     from rfm_inputs

@@ -36,17 +36,36 @@ consents as (
 
 ),
 
+reference_dates as (
+
+    select * from {{ ref('int_reference_dates_resolved') }}
+
+),
+
+customers_aged as (
+
+    select
+        customers.*,
+        floor(
+            {{ dbt.datediff('customers.birth_date', 'reference_dates.reference_date', 'day') }} / 365.25
+        ) as age_years
+
+    from customers
+    cross join reference_dates
+
+),
+
 profiles as (
 
     select
-        customers.customer_id,
-        {{ pii_hash('customers.phone_e164') }} as phone_hash,
-        {{ pii_hash('customers.email') }} as email_hash,
-        {{ mask_name('customers.display_name') }} as display_name_masked,
-        {{ mask_phone('customers.phone_e164') }} as phone_masked,
-        {{ mask_email('customers.email') }} as email_masked,
+        customer_id,
+        {{ pii_hash('phone_e164') }} as phone_hash,
+        {{ pii_hash('email') }} as email_hash,
+        {{ mask_name('display_name') }} as display_name_masked,
+        {{ mask_phone('phone_e164') }} as phone_masked,
+        {{ mask_email('email') }} as email_masked,
         case
-            when customers.birth_date is null then null
+            when birth_date is null then null
             when age_years < 20 then 'under_20'
             when age_years < 30 then '20_29'
             when age_years < 40 then '30_39'
@@ -54,26 +73,14 @@ profiles as (
             when age_years < 60 then '50_59'
             else '60_plus'
         end as age_band,
-        customers.member_id is not null as has_member_id,
-        customers.company,
-        customers.industry,
-        customers.region,
-        customers.first_seen_date,
-        customers.source_coverage
+        member_id is not null as has_member_id,
+        company,
+        industry,
+        region,
+        first_seen_date,
+        source_coverage
 
-    from (
-
-        select
-            customers.*,
-            floor(
-                {{ dbt.datediff('customers.birth_date', 'classifications.reference_date', 'day') }} / 365.25
-            ) as age_years
-
-        from customers
-        inner join classifications
-            on customers.customer_id = classifications.customer_id
-
-    ) as customers
+    from customers_aged
 
 ),
 

@@ -90,10 +90,10 @@ complaint_follow_ups as (
     left join orders
         on responses.customer_id = orders.customer_id
         and orders.is_purchase
-        and orders.order_date > responses.survey_date
+        and responses.survey_date < orders.order_date
         and orders.order_date
         <= {{ dbt.dateadd('day', var('complaint_repurchase_window_days'), 'responses.survey_date') }}
-        and orders.order_date < reference_dates.reference_date
+        and reference_dates.reference_date > orders.order_date
     where responses.has_complained
     group by responses.response_id, responses.survey_date, responses.complaint_resolved
 
@@ -160,8 +160,10 @@ final as (
 
         -- voice of the customer
         cast(coalesce(surveys.responses, 0) as {{ dbt.type_bigint() }}) as survey_responses,
-        100 * {{ safe_divide('surveys.promoters - surveys.detractors', 'surveys.promoters + surveys.passives + surveys.detractors') }}
-            as nps,
+        100 * {{ safe_divide(
+            'surveys.promoters - surveys.detractors',
+            'surveys.promoters + surveys.passives + surveys.detractors',
+        ) }} as nps,
         {{ safe_divide('surveys.satisfied_responses', 'surveys.responses') }} as csat,
         surveys.average_satisfaction,
         cast(coalesce(surveys.complaints, 0) as {{ dbt.type_bigint() }}) as complaints,

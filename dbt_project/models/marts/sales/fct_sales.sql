@@ -20,37 +20,20 @@ order_lines as (
 
 ),
 
-{% if is_incremental() %}
-existing_lines as (
-
-    select
-        order_line_id,
-        customer_id,
-        _loaded_at
-
-    from {{ this }}
-
-),
-
 lines_to_process as (
 
     select order_lines.*
     from order_lines
-    left join existing_lines
-        on order_lines.order_line_id = existing_lines.order_line_id
-    where
-        order_lines._loaded_at > (select max(_loaded_at) from existing_lines)
-        or existing_lines.order_line_id is null
-        or existing_lines.customer_id <> order_lines.customer_id
+    {% if is_incremental() %}
+        left join {{ this }} as existing_lines
+            on order_lines.order_line_id = existing_lines.order_line_id
+        where
+            order_lines._loaded_at > (select max(loaded._loaded_at) from {{ this }} as loaded)
+            or existing_lines.order_line_id is null
+            or existing_lines.customer_id <> order_lines.customer_id
+    {% endif %}
 
 ),
-{% else %}
-lines_to_process as (
-
-    select * from order_lines
-
-),
-{% endif %}
 
 final as (
 

@@ -87,7 +87,7 @@ products as (
 with_shares as (
 
     select
-        products.*,
+        *,
         sum(net_revenue) over () as total_net_revenue,
         sum(net_revenue) over (partition by category) as category_net_revenue,
         sum(gross_margin_amount) over () as total_gross_margin,

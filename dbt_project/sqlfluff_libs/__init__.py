@@ -1,0 +1,98 @@
+"""Stand-ins for dbt's Jinja context so sqlfluff's jinja templater can render the models.
+
+sqlfluff only needs SQL that parses like what dbt compiles for DuckDB; these functions return
+DuckDB-flavoured SQL of the same shape as the project macros (``macros/``) and dbt's cross-database
+macros (``dbt.*``, in ``dbt.py`` next to this file). ``var`` reads the real vars from
+``dbt_project.yml`` so templates that branch on them render as in a dbt run.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from . import dbt  # noqa: F401  (exposed to templates as ``dbt``)
+
+_PROJECT_VARS: dict[str, Any] = yaml.safe_load(
+    (Path(__file__).resolve().parent.parent / "dbt_project.yml").read_text(encoding="utf-8")
+)["vars"]
+
+
+def var(name: str, default: Any = None) -> Any:
+    return _PROJECT_VARS.get(name, default)
+
+
+def env_var(name: str, default: str = "") -> str:
+    return default
+
+
+class _Column:
+    @staticmethod
+    def translate_type(name: str) -> str:
+        return {"string": "varchar", "float": "double"}.get(name, name)
+
+    @staticmethod
+    def numeric_type(name: str, precision: int, scale: int) -> str:
+        return f"{name}({precision}, {scale})"
+
+
+class _Api:
+    Column = _Column
+
+
+api = _Api()
+
+
+class _Exceptions:
+    @staticmethod
+    def raise_compiler_error(message: str) -> None:
+        raise RuntimeError(message)
+
+
+exceptions = _Exceptions()
+
+
+def type_money() -> str:
+    return "decimal(18, 4)"
+
+
+def type_money_sum() -> str:
+    return "decimal(38, 4)"
+
+
+def type_ratio() -> str:
+    return "double precision"
+
+
+def safe_divide(numerator: str, denominator: str) -> str:
+    return f"cast({numerator} as double precision) / nullif(cast({denominator} as double precision), 0)"
+
+
+def rfm_scored_select(from_relation: str, segment_map: str, partition_by: str | None = None) -> str:
+    partition = f"{partition_by}, is_rfm_scored" if partition_by else "is_rfm_scored"
+    return (
+        f"select scored.*, scored.r_score || scored.f_score || scored.m_score as rfm_cell, "
+        f"segment_map.rfm_segment from (select base.*, "
+        f"least(5, 1 + floor(5 * percent_rank() over (partition by {partition} order by recency_days desc)))"
+        f" as r_score, 1 as f_score, 1 as m_score, true as is_rfm_scored, null as rfm_exclusion_reason"
+        f" from {from_relation} as base) as scored left join {segment_map} as segment_map"
+        f" on scored.r_score = segment_map.r_score and scored.f_score = segment_map.f_score"
+    )
+
+
+def pii_hash(value: str) -> str:
+    return f"sha256('salt' || {value})"
+
+
+def mask_name(value: str) -> str:
+    return f"left({value}, 1) || '*'"
+
+
+def mask_phone(value: str) -> str:
+    return f"left({value}, 3) || '*'"
+
+
+def mask_email(value: str) -> str:
+    return f"left({value}, 1) || '***@'"
