@@ -44,8 +44,23 @@ def run_dag(dag_id: str, conf: dict, log_dir: Path) -> tuple[str, float, Path]:
     elapsed = time.monotonic() - started
     text = log_path.read_text(encoding="utf-8", errors="replace")
     states = [m["state"] for m in _FINISHED.finditer(text) if m["dag"] == dag_id]
-    state = states[-1] if states else ("failed" if proc.returncode else "unknown")
+    state = states[-1] if states else _latest_run_state(dag_id)
+    if proc.returncode and state == "success":
+        state = "failed"
     return state, elapsed, log_path
+
+
+def _latest_run_state(dag_id: str) -> str:
+    """Ask Airflow for the newest run's state when the log did not say (e.g. a quieter log level)."""
+    out = subprocess.run(
+        [_airflow(), "dags", "list-runs", dag_id, "-o", "json"], capture_output=True, text=True, check=False
+    )
+    try:
+        runs = json.loads(out.stdout[out.stdout.index("[") :])
+    except ValueError:
+        return "unknown"
+    runs = sorted(runs, key=lambda r: r.get("start_date") or "", reverse=True)
+    return runs[0].get("state", "unknown") if runs else "unknown"
 
 
 def main() -> int:
