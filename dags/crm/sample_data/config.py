@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import Any
 
 #: One person per this many sales lines when ``persons`` is not given (at least MIN_PERSONS).
 LINES_PER_PERSON = 15
@@ -16,11 +17,11 @@ DEFAULT_END = dt.date(2025, 12, 31)
 
 @dataclass(frozen=True)
 class DefectRates:
-    """Share of records that receive each row-level defect, and counts of file-level defects.
+    """Share of records that receive each row-level defect, and which file-level defects to inject.
 
     A record gets at most one defect. Rates apply to the records a defect can apply to (for
     example ``malformed_phone`` only to records that carry a phone). ``scaled`` multiplies the
-    row rates; file-level defects are on whenever the scale is positive.
+    row rates; file-level defects stay on unless the scale is 0.
     """
 
     exact_duplicate: float = 0.004
@@ -34,9 +35,9 @@ class DefectRates:
     price_outlier: float = 0.0008
     truncated_row: float = 0.001
     extra_column: float = 0.001
-    rejected_files: int = 1
-    empty_files: int = 1
-    redelivered_files: int = 1
+    rejected_file: bool = True  # one survey CSV lacks a required column
+    empty_file: bool = True  # one 0-byte reply-card file
+    redelivered_file: bool = True  # one sales file delivered twice under another name
 
     def scaled(self, scale: float) -> DefectRates:
         if scale < 0:
@@ -44,8 +45,8 @@ class DefectRates:
         row_rates = {name: getattr(self, name) * scale for name in ROW_DEFECTS}
         if sum(row_rates.values()) > 0.5:
             raise ValueError(f"defect scale {scale} puts more than half of all records in defect")
-        file_counts = {name: (getattr(self, name) if scale > 0 else 0) for name in FILE_DEFECTS}
-        return dataclasses.replace(self, **row_rates, **file_counts)
+        file_flags = {name: bool(getattr(self, name)) and scale > 0 for name in FILE_DEFECTS}
+        return dataclasses.replace(self, **row_rates, **file_flags)
 
     def row_rate(self, name: str) -> float:
         return float(getattr(self, name))
@@ -64,7 +65,7 @@ ROW_DEFECTS: tuple[str, ...] = (
     "truncated_row",
     "extra_column",
 )
-FILE_DEFECTS: tuple[str, ...] = ("rejected_files", "empty_files", "redelivered_files")
+FILE_DEFECTS: tuple[str, ...] = ("rejected_file", "empty_file", "redelivered_file")
 NO_DEFECTS = DefectRates().scaled(0.0)
 
 
@@ -102,7 +103,7 @@ class GenerationConfig:
     def n_days(self) -> int:
         return (self.end - self.start).days + 1
 
-    def to_json(self) -> dict[str, object]:
+    def to_json(self) -> dict[str, Any]:
         return {
             "seed": self.seed,
             "sales_lines": self.sales_lines,
@@ -114,15 +115,14 @@ class GenerationConfig:
         }
 
     @classmethod
-    def from_json(cls, data: dict[str, object]) -> GenerationConfig:
-        defects = data["defects"]
-        assert isinstance(defects, dict)
+    def from_json(cls, data: dict[str, Any]) -> GenerationConfig:
+        """The config written by ``to_json`` (``answer_key/generation.json``)."""
         return cls(
-            seed=int(str(data["seed"])),
-            sales_lines=int(str(data["sales_lines"])),
-            persons=int(str(data["persons"])),
-            start=dt.date.fromisoformat(str(data["start"])),
-            end=dt.date.fromisoformat(str(data["end"])),
-            defects=DefectRates(**defects),
-            chunk_lines=int(str(data["chunk_lines"])),
+            seed=int(data["seed"]),
+            sales_lines=int(data["sales_lines"]),
+            persons=int(data["persons"]),
+            start=dt.date.fromisoformat(data["start"]),
+            end=dt.date.fromisoformat(data["end"]),
+            defects=DefectRates(**data["defects"]),
+            chunk_lines=int(data["chunk_lines"]),
         )

@@ -117,7 +117,7 @@ def generate(
             config.start,
             landing / "questionnaires",
         )
-        rejected = _pick_rejected(survey_files) if rates.rejected_files else None
+        rejected = _pick_rejected(survey_files) if rates.rejected_file else None
         for planned in survey_files:
             spec, file_rates = planned.spec, rates
             if planned is rejected:
@@ -132,7 +132,6 @@ def generate(
         card_files = build_card_files(
             pool, behaviour, world.catalogue, cards, config.seed, config.start, landing / "reply_cards"
         )
-        del cards
         for planned in card_files:
             summary.files.append(emit_file(planned.spec, planned.render(), pool, rates, rand, key))
             progress(planned.n_records)
@@ -180,14 +179,14 @@ def _file_level_defects(
     card_files: list[PlannedFile],
 ) -> None:
     rates = config.defects
-    if rates.empty_files and card_files:
+    if rates.empty_file and card_files:
         last = card_files[-1].spec.path
         empty = last.with_name(f"{last.stem.rsplit('_', 1)[0]}_c.csv")
         empty.write_bytes(b"")
         summary.file_defects.append(("reply_cards", empty.name, "empty_file"))
         key.defect("reply_cards", empty.name, "", "empty_file")
     sales = sorted(f.file_name for f in summary.files if f.source == "sales")
-    if rates.redelivered_files and sales:
+    if rates.redelivered_file and sales:
         original = landing / "sales" / sales[len(sales) // 2]
         copy = original.with_name(f"{original.stem}_resend.csv")
         shutil.copyfile(original, copy)

@@ -142,7 +142,7 @@ class SalesGenerator:
         self.is_member = np.array([m is not None for m in pool.member_id])
         self.has_phone = np.array([p is not None for p in pool.phone])
         self.has_email = np.array([e is not None for e in pool.email])
-        # Products: cumulative popularity per category, for inverse-CDF draws within a category.
+        # Category popularity, for lines outside the customer's favourite category.
         cat_pop = np.array([c.popularity for c in CATEGORIES])
         self.cat_p = cat_pop / cat_pop.sum()
         self.return_rate = cat.return_rate
