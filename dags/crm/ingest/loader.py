@@ -157,7 +157,8 @@ class FileLoader:
                     outcomes += self._flush(group)
                     group, group_rows = [], 0
                     outcomes.append(self._guard(pending, self._load_large, pending))
-            except FileRejected as exc:  # raised while reading a small file (e.g. broken quoting)
+            except Exception as exc:  # raised while reading a small file (e.g. broken quoting)
+                # FileRejected rejects the file; anything else marks it failed, and the run goes on.
                 outcomes.append(self._guard(pending, _raise, exc))
         outcomes += self._flush(group)
         return outcomes

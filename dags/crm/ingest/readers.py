@@ -57,6 +57,11 @@ class OpenedFile:
         return self._iterator
 
 
+def _escaped(text: str, encoding: str = "utf-8") -> str:
+    """Undecodable bytes (kept as lone surrogates) written as \\xNN escapes, so the text can be stored."""
+    return text.encode(encoding, errors="surrogateescape").decode(encoding, errors="backslashreplace")
+
+
 def _frame(records: list[dict[str, object]], rows: list[int]) -> pd.DataFrame:
     frame = pd.DataFrame.from_records(records, index=pd.Index(rows, name="_source_row"))
     return frame.astype(object)
@@ -140,11 +145,7 @@ def _csv_records(path: Path, source: str, encoding: str, delimiter: str, header_
                         "undecodable_bytes",
                         f"bytes that are not valid {encoding} "
                         f"(line {start_line}; mixed encodings in one file?)",
-                        {
-                            "raw_line": raw_line.encode(encoding, errors="surrogateescape").decode(
-                                encoding, errors="backslashreplace"
-                            )
-                        },
+                        {"raw_line": _escaped(raw_line, encoding)},
                     ),
                 )
                 continue
@@ -182,6 +183,26 @@ def _cell(value: object) -> object:
     return value
 
 
+#: Exports often put a (merged) title row or two above the header: it is searched for this far down.
+XLSX_HEADER_SEARCH_ROWS = 10
+
+
+def _xlsx_header(sheet, source: str) -> tuple[int, HeaderMap]:
+    """The row (1-based) among the first non-blank ones whose cells map to the most canonical columns."""
+    best: tuple[int, HeaderMap] = (0, map_headers(source, []))
+    candidates = 0
+    for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
+        if not any(v is not None and str(v).strip() for v in values):
+            continue
+        header_map = map_headers(source, list(values))
+        if header_map.matched > best[1].matched or candidates == 0:
+            best = (number, header_map)
+        candidates += 1
+        if candidates >= XLSX_HEADER_SEARCH_ROWS:
+            break
+    return best
+
+
 def open_xlsx(path: Path, source: str, chunk_rows: int) -> OpenedFile:
     import openpyxl
 
@@ -194,14 +215,7 @@ def open_xlsx(path: Path, source: str, chunk_rows: int) -> OpenedFile:
     best_matched = 0
     problems: list[str] = []
     for sheet in workbook.worksheets:
-        rows = sheet.iter_rows(values_only=True)
-        header_row = 0
-        header: list[object] = []
-        for header_row, values in enumerate(rows, start=1):  # noqa: B007 - header_row used below
-            if any(v is not None and str(v).strip() for v in values):
-                header = list(values)
-                break
-        header_map = map_headers(source, header)
+        header_row, header_map = _xlsx_header(sheet, source)
         try:
             check_header_map(source, header_map, f"{path.name} [{sheet.title}]")
         except FileRejected as exc:
@@ -256,6 +270,18 @@ def open_jsonl(path: Path, source: str, chunk_rows: int) -> OpenedFile:
             for number, line in enumerate(fh, start=1):
                 text = line.strip()
                 if not text:
+                    continue
+                if _SURROGATE.search(text):  # not UTF-8: never let undecodable bytes reach a value
+                    yield (
+                        number,
+                        None,
+                        BadRow(
+                            number,
+                            "undecodable_bytes",
+                            f"line {number}: bytes that are not valid UTF-8 (JSON Lines must be UTF-8)",
+                            {"raw_line": _escaped(text)[:2000]},
+                        ),
+                    )
                     continue
                 try:
                     obj = json.loads(text)
