@@ -333,6 +333,9 @@ def test_revenue_is_concentrated_and_feedback_follows_behaviour(sample: Sample) 
     resolved = [p for p in buyers if p["complaint_resolved"] == "1"]
     churn_rate = lambda group: sum(1 for p in group if p["churn_date"]) / len(group)  # noqa: E731
     assert churn_rate(unresolved) > churn_rate(resolved)
+    feedback = {r["person_id"] for r in sample.answer("person_ids.csv") if r["source"] != "sales"}
+    prospects = [p for p in feedback if persons[p]["is_buyer"] == "0"]
+    assert 0.05 < len(prospects) / len(feedback) < 0.3, "some respondents and card senders never buy"
 
 
 # --------------------------------------------------------------------------- append and refusal
