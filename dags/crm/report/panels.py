@@ -505,8 +505,13 @@ def products(source: ReportSource) -> Panel:
     figure.update_layout(showlegend=False)
     best = frame.loc[frame["gross_margin_rate"].fillna(-1).idxmax()]
     worst = frame.loc[frame["return_rate"].fillna(-1).idxmax()]
+    scope = (
+        f"Among the top {MAX_PRODUCTS} products by net revenue, highest"
+        if len(frame) == MAX_PRODUCTS
+        else "Highest"
+    )
     reading = (
-        f"Highest gross margin: {best['product_name']} ({fmt.pct(best['gross_margin_rate'], 1)}); "
+        f"{scope} gross margin: {best['product_name']} ({fmt.pct(best['gross_margin_rate'], 1)}); "
         f"highest return rate: {worst['product_name']} ({fmt.pct(worst['return_rate'], 1)} of units)."
     )
     shown = fmt.table(
