@@ -8,6 +8,7 @@ Vendor A delivers JSON Lines, vendor B CSV; one file per quarter and vendor.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -125,19 +126,26 @@ def build_card_files(
             pick(rng, ("、", ",", ";", " ")) if style.script is not Script.ENGLISH else pick(rng, (",", ";"))
         )
 
-        def render(
-            renderer: PersonRenderer = renderer,
-            channels: LabelWriter = channels,
-            group: list[tuple[int, Card]] = group,
-            separator: str = separator,
-        ) -> list[Record]:
-            return [
-                _record(renderer, channels, behaviour, catalogue, card, f"RC{seq:07d}", start, separator)
-                for seq, card in group
-            ]
-
+        render = functools.partial(
+            _records, renderer, channels, behaviour, catalogue, group, start, separator
+        )
         files.append(PlannedFile(spec, len(group), render))
     return files
+
+
+def _records(
+    renderer: PersonRenderer,
+    channels: LabelWriter,
+    behaviour: Behaviour,
+    catalogue: Catalogue,
+    cards: list[tuple[int, Card]],
+    start: dt.date,
+    separator: str,
+) -> list[Record]:
+    return [
+        _record(renderer, channels, behaviour, catalogue, card, f"RC{seq:07d}", start, separator)
+        for seq, card in cards
+    ]
 
 
 def _record(

@@ -9,6 +9,7 @@ gives a leave reason (the weakest rated aspect, or price).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 import random
 from dataclasses import dataclass
@@ -142,20 +143,24 @@ def build_survey_files(
         ids = [f"SV{quarter}-{seq + k:06d}" for k in range(1, len(group) + 1)]
         seq += len(group)
 
-        def render(
-            renderer: PersonRenderer = renderer,
-            labels: dict[str, LabelWriter] = labels,
-            group: list[Response] = group,
-            ids: list[str] = ids,
-            real_dates: bool = real_dates,
-        ) -> list[Record]:
-            return [
-                _record(renderer, labels, behaviour, r, i, start, real_dates)
-                for r, i in zip(group, ids, strict=True)
-            ]
-
+        render = functools.partial(_records, renderer, labels, behaviour, group, ids, start, real_dates)
         files.append(PlannedFile(spec, len(group), render))
     return files
+
+
+def _records(
+    renderer: PersonRenderer,
+    labels: dict[str, LabelWriter],
+    behaviour: Behaviour,
+    responses: list[Response],
+    ids: list[str],
+    start: dt.date,
+    real_dates: bool,
+) -> list[Record]:
+    return [
+        _record(renderer, labels, behaviour, r, i, start, real_dates)
+        for r, i in zip(responses, ids, strict=True)
+    ]
 
 
 def _record(
