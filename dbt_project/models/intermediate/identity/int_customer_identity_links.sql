@@ -172,7 +172,8 @@ select
     members.source_record_id,
     customers.customer_id,
     coalesce(strongest_edge.match_rule, 'new') as match_rule,
-    cast(coalesce(strongest_edge.match_probability, 1.0) as {{ dbt.type_float() }}) as match_probability,
+    -- double: key edges' 1.0 unions with splink's double probabilities in int_identity__match_edges
+    coalesce(strongest_edge.match_probability, 1.0) as match_probability,
     members.record_key = customers.anchor_record_key as is_anchor,
     cluster_sizes.customer_record_count,
     members.record_date
