@@ -8,7 +8,7 @@
     that already was an anchor in the previous run (if the cluster holds several, i.e. customers
     merged, the earliest by record_date, source, source_record_id); a cluster without one takes its
     earliest record. Ids therefore survive re-runs, late-arriving older records and cluster growth;
-    when customers merge, the merged customer keeps the older id.
+    when customers merge, the merged customer keeps the id of the earliest-dated anchor.
 
     The previous run is this table itself, so it is incremental and never rebuilt by --full-refresh
     (drop it on purpose to re-mint every id). Every run recomputes and replaces all rows.
