@@ -72,3 +72,53 @@ def type_float() -> str:
 
 
 globals()["except"] = lambda: "except"
+
+
+def bool_or(expression: str) -> str:
+    return f"bool_or({expression})"
+
+
+def any_value(expression: str) -> str:
+    return f"any_value({expression})"
+
+
+def listagg(
+    measure: str, delimiter_text: str = "','", order_by_clause: str | None = None, limit_num: int | None = None
+) -> str:
+    order = f" {order_by_clause}" if order_by_clause else ""
+    return f"string_agg({measure}, {delimiter_text}{order})"
+
+
+def last_day(date: str, datepart: str) -> str:
+    return f"last_day({date})"
+
+
+def date(year: int, month: int, day: int) -> str:
+    return f"make_date({year}, {month}, {day})"
+
+
+def replace(field: str, old_chars: str, new_chars: str) -> str:
+    return f"replace({field}, {old_chars}, {new_chars})"
+
+
+def current_timestamp() -> str:
+    return "now()"
+
+
+def escape_single_quotes(expression: str) -> str:
+    return expression.replace("'", "''")
+
+
+def type_timestamp() -> str:
+    return "timestamp"
+
+
+def type_numeric() -> str:
+    return "numeric(28, 6)"
+
+
+def type_boolean() -> str:
+    return "boolean"
+
+
+globals()["intersect"] = lambda: "intersect"
