@@ -1,23 +1,32 @@
-"""Transform DAG: dbt builds staging, identity resolution, classification and marts."""
+"""Transform DAG: dbt builds staging, identity resolution, classification and marts; then the CLV model."""
 
 from __future__ import annotations
 
 from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, Param, dag, get_current_context, task
 
 from crm.orchestration.assets import MARTS_ASSET, RAW_ASSETS, WRITER_POOL
+from crm.orchestration.dbt_tasks import GROUP_ID, dbt_task_group, dbt_vars_json
 from crm.orchestration.defaults import DEFAULT_ARGS, START_DATE, TIMEZONE
 
 DOC = """
 ### CRM transform
-Runs `dbt build` (models, snapshots, data tests and unit tests) over the DuckDB warehouse whenever
-any raw source asset is updated, and daily at 03:00 Asia/Taipei so nothing waits forever.
+Builds the dbt project (seeds, staging views, identity resolution, classification, marts, the
+snapshot, data tests and unit tests) over the DuckDB warehouse, then fits the CLV models
+(BG/NBD + Gamma-Gamma) into `marts.customer_clv` / `marts.clv_model_runs`, and emits the `marts`
+asset that triggers `crm_publish`. Runs whenever any raw source asset is updated, and daily at
+03:00 Asia/Taipei so nothing waits forever.
 
-Params (manual runs): `reference_date` — the as-of date for RFM, lifecycle and churn: empty for the
-run's data interval end, `latest` for the day after the newest order, or an ISO date (backfills);
-`full_refresh` — rebuild incremental models from scratch.
+The `dbt_build` group shows every dbt model, seed and snapshot as a task, each model's tests in a
+task after it (astronomer-cosmos, rendered from the manifest `dbt parse` wrote at build time;
+without a manifest the group is a single `dbt build` task). Default execution: one producer
+`dbt build` in the `duckdb_writer` pool, per-node sensors that mirror its results.
 
-Failed data tests fail the task without retries (a retry cannot fix data); transient errors retry
-with exponential backoff. The task runs in the single-slot `duckdb_writer` pool.
+Params (manual runs): `reference_date` — the as-of date for RFM, lifecycle, churn and CLV: empty
+for the run's data interval end, `latest` for the day after the newest order, or an ISO date
+(backfills); `full_refresh` — rebuild incremental models from scratch.
+
+Failed data tests fail without retries (a retry cannot fix data); transient errors of the other
+tasks retry with exponential backoff. See docs/orchestration.md.
 """
 
 
@@ -31,7 +40,7 @@ with exponential backoff. The task runs in the single-slot `duckdb_writer` pool.
     catchup=False,
     max_active_runs=1,
     default_args=DEFAULT_ARGS,
-    tags=["crm", "dbt"],
+    tags=["crm", "dbt", "clv"],
     doc_md=DOC,
     params={
         "reference_date": Param(
@@ -39,20 +48,36 @@ with exponential backoff. The task runs in the single-slot `duckdb_writer` pool.
         ),
         "full_refresh": Param(False, type="boolean", description="rebuild incremental models from scratch"),
     },
+    user_defined_macros={"crm_dbt_vars": dbt_vars_json},
 )
 def crm_transform() -> None:
-    @task(pool=WRITER_POOL, outlets=[MARTS_ASSET], doc_md="`dbt build` of the whole project.")
-    def dbt_build() -> dict:
-        from crm.orchestration.tasks import dbt_build, resolve_reference_date
+    dbt_build = dbt_task_group(writer_pool=WRITER_POOL, default_args=DEFAULT_ARGS)
+    if dbt_build is None:
 
-        context = get_current_context()
-        params = context["params"]
-        reference_date = resolve_reference_date(
-            params.get("reference_date"), context.get("data_interval_end")
-        )
-        return dbt_build(reference_date, full_refresh=bool(params.get("full_refresh")))
+        @task(task_id=GROUP_ID, pool=WRITER_POOL, doc_md="`dbt build` of the whole project (no manifest).")
+        def dbt_build_all() -> dict:
+            from crm.orchestration.tasks import dbt_build, resolve_reference_date
 
-    dbt_build()
+            context = get_current_context()
+            params = context["params"]
+            reference_date = resolve_reference_date(
+                params.get("reference_date"), context.get("data_interval_end")
+            )
+            return dbt_build(reference_date, full_refresh=bool(params.get("full_refresh")))
+
+        dbt_build = dbt_build_all()
+
+    @task(
+        pool=WRITER_POOL,
+        outlets=[MARTS_ASSET],
+        doc_md="Fit BG/NBD + Gamma-Gamma to `int_customer_clv_summary`; replace `marts.customer_clv`.",
+    )
+    def fit_clv() -> dict:
+        from crm.orchestration.tasks import fit_clv
+
+        return fit_clv()
+
+    dbt_build >> fit_clv()
 
 
 crm_transform()

@@ -46,17 +46,27 @@ _PROBE = textwrap.dedent(
 @pytest.fixture(scope="module")
 def dagbag(tmp_path_factory) -> dict:
     home = tmp_path_factory.mktemp("airflow_home")
-    env = {**os.environ, "AIRFLOW_HOME": str(home), "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-           "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db",
-           "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_FOLDER)}
-    out = subprocess.run([sys.executable, "-c", _PROBE, str(DAGS_FOLDER), ",".join(HEAVY_MODULES)],
-                         capture_output=True, text=True, env=env, check=True, timeout=300)
+    env = {
+        **os.environ,
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db",
+        "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_FOLDER),
+    }
+    out = subprocess.run(
+        [sys.executable, "-c", _PROBE, str(DAGS_FOLDER), ",".join(HEAVY_MODULES)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+        timeout=300,
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def test_dags_import_without_errors(dagbag):
     assert dagbag["errors"] == {}
-    assert EXPECTED_DAGS <= set(dagbag["dags"])
+    assert set(dagbag["dags"]) >= EXPECTED_DAGS
 
 
 def test_dag_files_parse_within_budget_and_without_heavy_imports(dagbag):
@@ -74,7 +84,16 @@ def test_dag_conventions(dagbag, dag_id):
     assert dag["doc_md"]
     assert dag["start_date_tz"] not in (None, "None")
     for task_id, task in dag["tasks"].items():
+        if _is_dbt_watcher_task(dag_id, task_id, task):
+            continue
         assert task["retries"] >= 1, f"{dag_id}.{task_id} has no retries"
+
+
+def _is_dbt_watcher_task(dag_id: str, task_id: str, task: dict) -> bool:
+    """Cosmos' watcher tasks have no Airflow retries by design: the producer cannot be retried (one
+    `dbt build` per run) and a retried sensor would run dbt outside the writer pool (docs/orchestration.md).
+    The DAG renders them from the dbt manifest; without one, dbt is a single retried task."""
+    return dag_id == "crm_transform" and task_id.startswith("dbt_build.") and task["retries"] == 0
 
 
 def test_no_cycles(dagbag):
@@ -98,9 +117,14 @@ def test_no_cycles(dagbag):
 
 def test_warehouse_writers_share_the_single_slot_pool(dagbag):
     writers = {("crm_ingest", f"ingest_{s}") for s in ("questionnaires", "reply_cards", "sales")}
-    writers.add(("crm_transform", "dbt_build"))
+    writers.add(("crm_transform", "fit_clv"))
     for dag_id, task_id in writers:
         tasks = dagbag["dags"][dag_id]["tasks"]
-        matching = [t for t in tasks if t == task_id or t.startswith(task_id)]
-        assert matching, f"{dag_id}.{task_id} missing"
-        assert all(tasks[t]["pool"] == "duckdb_writer" for t in matching)
+        assert task_id in tasks, f"{dag_id}.{task_id} missing"
+        assert tasks[task_id]["pool"] == "duckdb_writer"
+    # dbt writes from one task: the cosmos watcher producer, or the single `dbt build` without a manifest.
+    transform = dagbag["dags"]["crm_transform"]["tasks"]
+    dbt_writer = (
+        "dbt_build.dbt_producer_watcher" if "dbt_build.dbt_producer_watcher" in transform else "dbt_build"
+    )
+    assert transform[dbt_writer]["pool"] == "duckdb_writer"

@@ -66,14 +66,24 @@ def dbt_env(settings: Settings) -> dict[str, str]:
     return env
 
 
-def run_dbt(args: list[str], settings: Settings | None = None, *, vars_: dict | None = None) -> DbtResult:
-    """Run ``dbt <args>`` for the project; stream its log; summarise run_results.json."""
+def run_dbt(
+    args: list[str],
+    settings: Settings | None = None,
+    *,
+    vars_: dict | None = None,
+    target_path: Path | None = None,
+) -> DbtResult:
+    """Run ``dbt <args>`` for the project; stream its log; summarise run_results.json.
+
+    ``target_path`` overrides ``$DBT_TARGET_PATH`` (default ``$CRM_DATA_DIR/dbt/target``)."""
     settings = settings or Settings.from_env()
     project = str(settings.dbt_project_dir)
     command = [dbt_executable(), *args, "--project-dir", project, "--profiles-dir", project]
     if vars_:
         command += ["--vars", json.dumps(vars_)]
     env = dbt_env(settings)
+    if target_path is not None:
+        env["DBT_TARGET_PATH"] = str(target_path)
     log.info("running %s", " ".join(command))
     proc = subprocess.Popen(
         command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=project

@@ -37,15 +37,18 @@ def build_data_docs() -> str | None:
 
 
 def resolve_reference_date(param: str | None, data_interval_end: dt.datetime | None) -> str | None:
-    """The as-of date for RFM and lifecycle: a given ISO date, 'latest' (None: dbt uses the day after
-    the newest order), or by default the end of the run's data interval."""
+    """The as-of date (exclusive) for RFM, lifecycle and CLV: a given ISO date, 'latest' (None: dbt uses
+    the day after the newest order), or by default the date the run's data interval ends, in the DAGs'
+    timezone (the daily 03:00 Asia/Taipei run on 1 July covers 30 June: as of 1 July)."""
+    from crm.orchestration.defaults import TIMEZONE
+
     if param == "latest":
         return None
     if param:
         return dt.date.fromisoformat(param).isoformat()
     if data_interval_end is None:
         return None
-    return data_interval_end.date().isoformat()
+    return data_interval_end.astimezone(TIMEZONE).date().isoformat()
 
 
 def dbt_build(reference_date: str | None, full_refresh: bool = False) -> dict:
@@ -60,3 +63,21 @@ def dbt_build(reference_date: str | None, full_refresh: bool = False) -> dict:
         return run_dbt(args, vars_=vars_).as_dict()
     except DbtDataError as exc:
         raise AirflowFailException(str(exc)) from exc
+
+
+def fit_clv() -> dict:
+    """Fit the CLV models and replace ``marts.customer_clv`` (``crm.clv.run.run_clv``; see docs/clv.md).
+
+    A fit that does not converge, or a summary dbt did not build, fails the same way on retry: those
+    fail the task at once. Other errors (a locked warehouse file, I/O) are retried.
+    """
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from crm.clv.fitting import FitError
+    from crm.clv.run import run_clv
+    from crm.clv.summary import SummaryError
+
+    try:
+        return run_clv(Settings.from_env().warehouse_path)
+    except (FitError, SummaryError) as exc:
+        raise AirflowFailException(f"CLV step failed (not retried): {type(exc).__name__}: {exc}") from exc
