@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import duckdb
@@ -22,7 +23,7 @@ def _exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
 
 
 def print_run_summary(settings: Settings, console: Console | None = None) -> None:
-    console = console or Console()
+    console = console or Console(width=None if sys.stdout.isatty() else 140)
     if not settings.warehouse_path.exists():
         console.print(f"[red]no warehouse at {settings.warehouse_path}[/]")
         return

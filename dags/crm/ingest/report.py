@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable
 
 from rich.console import Console
@@ -11,7 +12,7 @@ from crm.ingest.run import SourceSummary
 
 
 def print_summaries(summaries: Iterable[SourceSummary], console: Console | None = None) -> None:
-    console = console or Console()
+    console = console or Console(width=None if sys.stdout.isatty() else 140)
     summaries = list(summaries)
     table = Table(title="Ingestion summary")
     for column in (
