@@ -201,6 +201,13 @@ def test_too_few_repeat_buyers_skip_the_run_with_a_reason(tmp_path: Path) -> Non
     assert runs == [("skipped", result["reason"], 3, None)]
 
 
+def test_an_unsupported_period_length_fails_before_fitting(tmp_path: Path) -> None:
+    path = tmp_path / "w.duckdb"
+    write_summary(path, [("a", 1, 1.0, 3.0, 5.0)], period_days=14)
+    with pytest.raises(SummaryError, match="clv_period_days = 14 is not supported"):
+        run_clv(path)
+
+
 def test_discount_rate_is_a_monthly_rate(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"monthly rate in \[0, 1\)"):
         run_clv(tmp_path / "w.duckdb", discount_rate=1.5)

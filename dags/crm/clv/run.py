@@ -15,7 +15,7 @@ import pandas as pd
 from crm.clv.fitting import FitError, FittedModel, fit_beta_geo, fit_gamma_gamma
 from crm.clv.prediction import predict_customers, time_unit
 from crm.clv.store import CUSTOMER_CLV_COLUMNS, MODEL_RUNS_TABLE, append_run, write_results
-from crm.clv.summary import SUMMARY_TABLE, CustomerSummary, load_summary
+from crm.clv.summary import SUMMARY_TABLE, CustomerSummary, SummaryError, load_summary
 from crm.clv.tiers import assign_clv_tiers
 from crm.warehouse import connect
 
@@ -68,7 +68,10 @@ def run_clv(
         summary = load_summary(con, summary_table)
     run.update(_window(summary))
     if summary.n_customers and summary.period_days is not None:
-        time_unit(summary.period_days)  # unsupported period lengths fail before the fit
+        try:
+            time_unit(summary.period_days)  # unsupported period lengths fail before the fit
+        except ValueError as exc:
+            raise SummaryError(f"{summary_table}: {exc}") from exc
     fittable = summary.frame[(summary.frame["frequency"] > 0) & (summary.frame["monetary_value"] > 0)]
     run["n_gamma_gamma_customers"] = len(fittable)
 
