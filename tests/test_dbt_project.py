@@ -284,7 +284,9 @@ def test_docs_generate_documents_every_mart(warehouse: Warehouse) -> None:
 def test_incremental_fct_sales_equals_a_full_refresh(warehouse: Warehouse) -> None:
     """New lines arrive and one sales reference is re-linked to another customer: the incremental
     run must give exactly what a full refresh gives (on a copy of the warehouse)."""
-    copy = warehouse.data_dir / "incremental.duckdb"
+    # Same file name: DuckDB names the catalog after the file and the staging views refer to it.
+    copy = warehouse.data_dir / "incremental" / warehouse.path.name
+    copy.parent.mkdir()
     shutil.copyfile(warehouse.path, copy)
     with duckdb.connect(str(copy)) as con:
         con.execute(

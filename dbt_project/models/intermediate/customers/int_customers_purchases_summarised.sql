@@ -40,7 +40,8 @@ summarised as (
         cast(sum(net_amount) as {{ type_money_sum() }}) as monetary,
         cast(sum(returned_amount) as {{ type_money_sum() }}) as returned_amount,
         cast(sum(cost_amount) as {{ type_money_sum() }}) as cost_amount,
-        cast(sum(net_amount - cost_amount) as {{ type_money_sum() }}) as gross_margin_amount
+        cast(sum(gross_margin_amount) as {{ type_money_sum() }}) as gross_margin_amount,
+        cast(sum(costed_net_amount) as {{ type_money_sum() }}) as costed_net_amount
 
     from orders_before_reference
     group by customer_id

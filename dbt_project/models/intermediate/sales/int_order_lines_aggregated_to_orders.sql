@@ -20,7 +20,10 @@ aggregated as (
         sum(gross_amount) as gross_amount,
         sum(net_amount) as net_amount,
         sum(case when is_return then net_amount else 0 end) as returned_amount,
-        sum(cost_amount) as cost_amount
+        sum(cost_amount) as cost_amount,
+        -- margin only over lines with a known cost (a line without unit_cost has no margin)
+        sum(net_amount - cost_amount) as gross_margin_amount,
+        sum(case when cost_amount is not null then net_amount end) as costed_net_amount
 
     from order_lines
     group by customer_id, order_id
@@ -43,6 +46,8 @@ final as (
         net_amount,
         returned_amount,
         cost_amount,
+        gross_margin_amount,
+        costed_net_amount,
         -- an order counts as a purchase only when its lines net to a positive amount: an order made
         -- only of returns (or one whose returns cancel it on the same ticket) is not a purchase
         net_amount > 0 as is_purchase,

@@ -115,7 +115,7 @@ final as (
         cast(coalesce(purchase_summaries.monetary, 0) as {{ type_money_sum() }}) as net_revenue,
         purchase_summaries.average_order_value,
         cast(coalesce(purchase_summaries.gross_margin_amount, 0) as {{ type_money_sum() }}) as gross_margin_amount,
-        {{ safe_divide('purchase_summaries.gross_margin_amount', 'purchase_summaries.monetary') }}
+        {{ safe_divide('purchase_summaries.gross_margin_amount', 'purchase_summaries.costed_net_amount') }}
             as gross_margin_rate,
         coalesce(purchase_summaries.units_returned, 0) as units_returned,
 
