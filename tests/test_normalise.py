@@ -185,3 +185,53 @@ def test_date_formats_round_trip(day):
         assert parse_date(text) == day
     if 10 <= roc < 1000:  # the slash form needs a two- or three-digit ROC year
         assert parse_date(f"{roc}/{day.month:02d}/{day.day:02d}") == day
+
+
+# --- more properties: each normaliser is a fixed point on its own output, whole frames never crash ----
+
+ANY_TEXT = st.text(max_size=40)  # surrogates included: JSON escapes can produce them
+DIGITISH = st.text(alphabet="0123456789０１２３４５６７８９+-() ./年月日民國", max_size=20)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(ANY_TEXT, DIGITISH))
+def test_date_parsing_is_idempotent_on_its_own_output(value):
+    day = parse_date(value)
+    if day is not None:
+        assert parse_date(day.isoformat()) == day
+        assert parse_date(day) == day
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(ANY_TEXT, DIGITISH))
+def test_phone_normalisation_is_idempotent_on_its_own_output(value):
+    e164 = phone_to_e164(value)
+    if e164 is not None:
+        assert e164.startswith("+") and e164[1:].isdigit()
+        assert phone_to_e164(e164) == e164
+
+
+@settings(max_examples=300, deadline=None)
+@given(ANY_TEXT)
+def test_email_and_name_normalisers_never_raise_and_are_idempotent_on_any_code_point(value):
+    email = clean_email(value)
+    assert email is None or clean_email(email) == email
+    assert is_valid_email(email) in (True, False)
+    key = name_key(value)
+    assert key is None or name_key(key) == key
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.sampled_from(["sales", "questionnaires", "reply_cards"]), st.lists(ANY_TEXT, min_size=1, max_size=5)
+)
+def test_normalise_frame_never_raises_on_any_cell_text(source, cells):
+    from crm.contract import FIELDS
+
+    columns = [f.name for f in FIELDS[source]]
+    batch = pd.DataFrame(
+        {c: [cells[(i + j) % len(cells)] for j in range(len(cells))] for i, c in enumerate(columns)},
+        index=pd.Index(range(1, len(cells) + 1), name="_source_row"),
+    )
+    frame = normalise_frame(source, batch)
+    assert list(frame.index) == list(batch.index)

@@ -30,6 +30,8 @@ MAX_FIELD_CHARS = 10_000
 csv.field_size_limit(16 * 1024 * 1024)
 #: Bytes that did not decode survive as lone surrogates (errors="surrogateescape").
 _SURROGATE = re.compile("[\udc80-\udcff]")
+#: Any lone surrogate: JSON can spell one as an escape ("\\ud800"), but it is not valid Unicode.
+_ANY_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @dataclass
@@ -315,6 +317,19 @@ def open_jsonl(path: Path, source: str, chunk_rows: int) -> OpenedFile:
                             if not isinstance(value, list | dict)
                             else json.dumps(value, ensure_ascii=False)
                         )
+                if any(isinstance(v, str) and _ANY_SURROGATE.search(v) for v in values.values()):
+                    yield (
+                        number,
+                        None,
+                        BadRow(
+                            number,
+                            "invalid_json",
+                            f"line {number}: a string escapes a lone surrogate (\\ud800-\\udfff), "
+                            "which is not valid Unicode",
+                            {"raw_line": text[:2000]},
+                        ),
+                    )
+                    continue
                 yield number, values, None
 
     return OpenedFile(path, source, "jsonl", "utf-8", None, _split_records(records(), chunk_rows))
