@@ -138,7 +138,7 @@ def test_dbt_build_runs_every_node_without_failure(warehouse: Warehouse) -> None
     kinds = {r["unique_id"].split(".")[0] for r in results}
     assert {"model", "seed", "snapshot", "test", "unit_test"} <= kinds
     unit_tests = [r for r in results if r["unique_id"].startswith("unit_test.")]
-    assert len(unit_tests) >= 18
+    assert len(unit_tests) >= 19
 
 
 def test_every_mart_is_built_with_rows(warehouse: Warehouse) -> None:
