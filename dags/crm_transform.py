@@ -56,13 +56,11 @@ def crm_transform() -> None:
 
         @task(task_id=GROUP_ID, pool=WRITER_POOL, doc_md="`dbt build` of the whole project (no manifest).")
         def dbt_build_all() -> dict:
-            from crm.orchestration.tasks import dbt_build, resolve_reference_date
+            from crm.orchestration.tasks import dbt_build, resolve_reference_date, run_end
 
             context = get_current_context()
             params = context["params"]
-            reference_date = resolve_reference_date(
-                params.get("reference_date"), context.get("data_interval_end")
-            )
+            reference_date = resolve_reference_date(params.get("reference_date"), run_end(context["dag_run"]))
             return dbt_build(reference_date, full_refresh=bool(params.get("full_refresh")))
 
         dbt_build = dbt_build_all()

@@ -24,7 +24,9 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sys
 from collections.abc import Mapping
+from pathlib import Path
 from types import MethodType
 from typing import TYPE_CHECKING, Any
 
@@ -34,8 +36,6 @@ from crm.config import Settings
 from crm.orchestration.dbt_manifest import manifest_path
 
 if TYPE_CHECKING:
-    import datetime as dt
-
     from airflow.sdk import TaskGroup
 
 log = logging.getLogger(__name__)
@@ -48,11 +48,11 @@ EXECUTION_MODES = ("watcher", "local")
 SENSOR_POKE_INTERVAL_S = 2
 
 
-def dbt_vars_json(params: Mapping[str, Any], data_interval_end: dt.datetime | None) -> str:
+def dbt_vars_json(params: Mapping[str, Any], dag_run: object) -> str:
     """The ``--vars`` of this run as JSON (a DAG macro: cosmos templates the operators' ``vars``)."""
-    from crm.orchestration.tasks import resolve_reference_date
+    from crm.orchestration.tasks import resolve_reference_date, run_end
 
-    reference_date = resolve_reference_date(params.get("reference_date"), data_interval_end)
+    reference_date = resolve_reference_date(params.get("reference_date"), run_end(dag_run))
     return json.dumps({"reference_date": reference_date} if reference_date else {})
 
 
@@ -103,14 +103,19 @@ def dbt_task_group(*, writer_pool: str, default_args: Mapping[str, Any]) -> Task
             # the CLV step could then not open the warehouse. Per-node local tasks use dbtRunner,
             # which saves a Python start per node.
             invocation_mode=InvocationMode.SUBPROCESS if mode == "watcher" else InvocationMode.DBT_RUNNER,
+            dbt_executable_path=_dbt_executable(),
         ),
         render_config=RenderConfig(
             load_method=LoadMode.DBT_MANIFEST,
             test_behavior=TestBehavior.AFTER_EACH,
             emit_datasets=False,
+            # A test on several models (e.g. a singular test joining two of them) runs in its own
+            # task after all of them, not after the first. (The watcher producer's single build
+            # orders tests itself.)
+            should_detach_multiple_parents_tests=mode == "local",
         ),
         operator_args={
-            "vars": "{{ crm_dbt_vars(params, data_interval_end) }}",
+            "vars": "{{ crm_dbt_vars(params, dag_run) }}",
             "full_refresh": "{{ params.full_refresh }}",
             "install_deps": False,
         },
@@ -118,6 +123,12 @@ def dbt_task_group(*, writer_pool: str, default_args: Mapping[str, Any]) -> Task
     )
     _assign_pools_and_retries(group, mode, writer_pool)
     return group
+
+
+def _dbt_executable() -> str:
+    """dbt beside the interpreter (the venv's, which Airflow's PATH may not include), else PATH's."""
+    beside = Path(sys.executable).with_name("dbt")
+    return str(beside) if beside.exists() else "dbt"
 
 
 def _assign_pools_and_retries(group: TaskGroup, mode: str, writer_pool: str) -> None:
@@ -135,6 +146,9 @@ def _assign_pools_and_retries(group: TaskGroup, mode: str, writer_pool: str) -> 
     producer = next(task for task in tasks if isinstance(task, DbtProducerWatcherOperator))
     producer.pool = writer_pool
     producer.retries = 0
+    # Cosmos gives the producer top priority; in the writer pool that would let a transform run
+    # triggered by the first raw asset jump ahead of the ingestion tasks still loading other sources.
+    producer.priority_weight = 1
     for task in tasks:
         if not isinstance(task, DbtConsumerWatcherSensor):
             continue

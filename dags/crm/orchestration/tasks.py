@@ -36,19 +36,25 @@ def build_data_docs() -> str | None:
     return index
 
 
-def resolve_reference_date(param: str | None, data_interval_end: dt.datetime | None) -> str | None:
+def run_end(dag_run: object) -> dt.datetime | None:
+    """When a run's data ends: its data interval end, or for asset-triggered and manual runs without
+    a data interval, the time it was due to run (``run_after``)."""
+    return getattr(dag_run, "data_interval_end", None) or getattr(dag_run, "run_after", None)
+
+
+def resolve_reference_date(param: str | None, run_end: dt.datetime | None) -> str | None:
     """The as-of date (exclusive) for RFM, lifecycle and CLV: a given ISO date, 'latest' (None: dbt uses
-    the day after the newest order), or by default the date the run's data interval ends, in the DAGs'
-    timezone (the daily 03:00 Asia/Taipei run on 1 July covers 30 June: as of 1 July)."""
+    the day after the newest order), or by default the date the run's data ends (``run_end``) in the
+    DAGs' timezone (the daily 03:00 Asia/Taipei run on 1 July covers 30 June: as of 1 July)."""
     from crm.orchestration.defaults import TIMEZONE
 
     if param == "latest":
         return None
     if param:
         return dt.date.fromisoformat(param).isoformat()
-    if data_interval_end is None:
+    if run_end is None:
         return None
-    return data_interval_end.astimezone(TIMEZONE).date().isoformat()
+    return run_end.astimezone(TIMEZONE).date().isoformat()
 
 
 def dbt_build(reference_date: str | None, full_refresh: bool = False) -> dict:
