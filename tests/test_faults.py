@@ -443,11 +443,18 @@ def test_the_pipeline_twice_on_the_same_inputs_gives_identical_marts(
 
 @pytest.mark.slow
 @pytest.mark.timeout(1200)
+@pytest.mark.parametrize(
+    ("layer", "delay_s"),
+    [
+        ("intermediate", 3.0),  # while identity resolution and classification are rebuilt
+        ("marts", 1.0),  # while the marts themselves are being replaced
+    ],
+)
 def test_killing_dbt_build_keeps_the_previous_marts_and_the_rerun_completes(
-    built_sample: BuiltSample,
+    built_sample: BuiltSample, layer: str, delay_s: float
 ) -> None:
     env = pipeline_env(built_sample.data_dir)
-    log = built_sample.data_dir / "dbt_killed.log"
+    log = built_sample.data_dir / f"dbt_killed_in_{layer}.log"
     with log.open("w") as out:
         build = subprocess.Popen(
             dbt_command(built_sample.data_dir, "build"),
@@ -457,21 +464,21 @@ def test_killing_dbt_build_keeps_the_previous_marts_and_the_rerun_completes(
             stderr=subprocess.STDOUT,
         )
         try:
-            # Kill while the intermediate layer is rebuilt: the marts (built later) are the previous ones.
-            wait_for(
-                lambda: " model intermediate." in log.read_text(errors="replace"),
-                600,
-                "dbt to start models",
-                build,
-            )
-            time.sleep(3)
+            marker = f" model {layer}."
+            wait_for(lambda: marker in log.read_text(errors="replace"), 600, f"dbt to reach {layer}", build)
+            time.sleep(delay_s)
             assert build.poll() is None, "dbt finished before it could be killed"
             os.kill(build.pid, signal.SIGKILL)
         finally:
             build.wait(timeout=60)
     assert build.returncode == -signal.SIGKILL
-    after_kill = mart_checksums(built_sample.warehouse)  # readable (read-only) right after the kill
-    assert after_kill == built_sample.checksums, "the previous marts are intact"
+    with duckdb.connect(str(built_sample.warehouse), read_only=True) as con:  # readable right after
+        leftovers = con.execute(
+            "select table_schema || '.' || table_name from information_schema.tables "
+            "where contains(table_name, '__dbt_tmp') or contains(table_name, '__dbt_backup')"
+        ).fetchall()
+    assert not leftovers, "no half-built relation is left where readers look"
+    assert mart_checksums(built_sample.warehouse) == built_sample.checksums, "the previous marts are intact"
     run_checked(dbt_command(built_sample.data_dir, "build"), env, cwd=DBT_PROJECT)
     assert mart_checksums(built_sample.warehouse) == built_sample.checksums, (
         "the re-run completes identically"
