@@ -3,7 +3,9 @@
 
     The salt comes from the environment variable CRM_PII_SALT. The default below exists only so a
     laptop can build without secrets; production and CI must set CRM_PII_SALT (hashes made with the
-    dev salt are not comparable to production ones). -#}
+    dev salt are not comparable to production ones). On DuckDB the salt is passed as a session
+    variable (see duckdb__pii_hash); the other adapters still render it as a literal, so their
+    target/ artefacts must be treated as secret until they get the same treatment. -#}
 
 {% macro pii_salt() -%}
     {%- set salt = env_var('CRM_PII_SALT', 'crm-dev-only-insecure-salt') -%}
@@ -19,8 +21,11 @@
     case when {{ value }} is not null then {{ dbt.hash(dbt.concat([dbt.string_literal(pii_salt()), value])) }} end
 {%- endmacro %}
 
+{#- DuckDB reads the salt from a session variable set by the profile's plugin
+    (crm.dbt_plugins.pii_salt), so it never appears in compiled SQL, dbt artefacts or docs. A
+    missing variable makes every hash NULL, which the marts' not_null tests turn into a failure. -#}
 {% macro duckdb__pii_hash(value) -%}
-    case when {{ value }} is not null then sha256({{ dbt.concat([dbt.string_literal(pii_salt()), value]) }}) end
+    case when {{ value }} is not null then sha256({{ dbt.concat(["getvariable('crm_pii_salt')", value]) }}) end
 {%- endmacro %}
 
 {% macro postgres__pii_hash(value) -%}

@@ -1,0 +1,1 @@
+"""dbt-duckdb plugins used by the project's profile (``dbt_project/profiles.yml``)."""
