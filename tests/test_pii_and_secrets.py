@@ -43,16 +43,20 @@ MASKED_PHONE = re.compile(r"^\+?\d{0,4}\*{3,}\d{0,4}$")
 TEXT_TYPES = re.compile(r"^(VARCHAR|JSON|VARCHAR\[\]|STRUCT.*|MAP.*)$")
 
 
-def _mart_cells(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str, str], set[str]]:
+def _mart_cells(
+    con: duckdb.DuckDBPyConnection, schema: str = "marts"
+) -> dict[tuple[str, str, str], set[str]]:
     """Every distinct non-null value of every mart column as text, keyed by (table, column, type)."""
     cells: dict[tuple[str, str, str], set[str]] = {}
     columns = con.execute(
         "select table_name, column_name, data_type from information_schema.columns "
-        "where table_schema = 'marts' order by table_name, ordinal_position"
+        "where table_schema = ? order by table_name, ordinal_position",
+        [schema],
     ).fetchall()
     for table, column, data_type in columns:
         rows = con.execute(
-            f'select distinct cast("{column}" as varchar) from marts."{table}" where "{column}" is not null'
+            f'select distinct cast("{column}" as varchar) from {schema}."{table}" '
+            f'where "{column}" is not null'
         ).fetchall()
         cells[(table, column, data_type)] = {r[0] for r in rows}
     return cells
@@ -88,23 +92,49 @@ def _raw_personal_values(con: duckdb.DuckDBPyConnection) -> dict[str, set[str]]:
     return values
 
 
-def test_marts_carry_no_personal_data(built_sample: BuiltSample) -> None:
-    with duckdb.connect(str(built_sample.warehouse), read_only=True) as con:
-        cells = _mart_cells(con)
-        personal = _raw_personal_values(con)
-    assert len(cells) > 50
-    assert all(len(values) >= 20 for values in personal.values()), {k: len(v) for k, v in personal.items()}
+def _leaks(cells: dict[tuple[str, str, str], set[str]], personal: dict[str, set[str]]) -> list[str]:
     leaks: list[str] = []
     for (table, column, data_type), values in cells.items():
         patterns = PII_PATTERNS if TEXT_TYPES.match(data_type) else {}
         for value in values:
             for label, pattern in patterns.items():
                 if (match := pattern.search(value)) and not MASKED_PHONE.match(value):
-                    leaks.append(f"marts.{table}.{column}: {label} {match.group()!r}")
+                    leaks.append(f"{table}.{column}: {label} {match.group()!r}")
             for kind, raw_values in personal.items():
                 if value in raw_values:
-                    leaks.append(f"marts.{table}.{column}: raw {kind} {value!r}")
-    assert not leaks, "\n".join(sorted(set(leaks))[:50])
+                    leaks.append(f"{table}.{column}: raw {kind} {value!r}")
+    return sorted(set(leaks))
+
+
+def test_marts_carry_no_personal_data(built_sample: BuiltSample) -> None:
+    with duckdb.connect(str(built_sample.warehouse), read_only=True) as con:
+        cells = _mart_cells(con)
+        personal = _raw_personal_values(con)
+    assert len(cells) > 50
+    assert all(len(values) >= 20 for values in personal.values()), {k: len(v) for k, v in personal.items()}
+    leaks = _leaks(cells, personal)
+    assert not leaks, "\n".join(leaks[:50])
+
+
+def test_published_parquet_and_serving_database_carry_no_personal_data(
+    built_sample: BuiltSample, tmp_path: Path
+) -> None:
+    """What BI tools read: the Parquet publication and the serving DuckDB file of crm.publish."""
+    from crm.publish.parquet_export import export_marts
+    from crm.publish.serving_duckdb import build_serving_database
+
+    exported = export_marts(built_sample.warehouse, tmp_path / "published")
+    serving = build_serving_database(tmp_path / "published")
+    with duckdb.connect(str(built_sample.warehouse), read_only=True) as con:
+        personal = _raw_personal_values(con)
+        mart_count = con.execute(
+            "select count(*) from information_schema.tables where table_schema = 'marts'"
+        ).fetchone()[0]
+    with duckdb.connect(str(serving), read_only=True) as con:
+        cells = _mart_cells(con, "main")
+    assert len(exported) == mart_count and len({table for table, _, _ in cells}) == mart_count
+    leaks = _leaks(cells, personal)
+    assert not leaks, "\n".join(leaks[:50])
 
 
 def test_masked_and_hashed_forms_are_what_the_marts_show(built_sample: BuiltSample) -> None:
