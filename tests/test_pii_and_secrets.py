@@ -8,6 +8,7 @@ The marts come from a real ingest + ``dbt build`` of a generated sample (the ses
 from __future__ import annotations
 
 import ast
+import hashlib
 import re
 import subprocess
 from pathlib import Path
@@ -149,6 +150,17 @@ def test_masked_and_hashed_forms_are_what_the_marts_show(built_sample: BuiltSamp
         assert re.fullmatch(r"[0-9a-f]{32,64}", phone_hash) and re.fullmatch(r"[0-9a-f]{32,64}", email_hash)
         assert "*" in phone and "*" in email, (phone, email)
         assert name is None or "*" in name or len(name) <= 1, name
+
+
+def test_hashes_are_salted_with_the_configured_salt_not_a_default(built_sample: BuiltSample) -> None:
+    """The salt is configuration (CRM_PII_SALT): a phone's hash is sha256(salt || E.164) with the
+    configured salt, never with the repository's development fallback."""
+    phone = "+886987000222"  # consent case M99990002 (0987000222)
+    with duckdb.connect(str(built_sample.warehouse), read_only=True) as con:
+        hashes = {r[0] for r in con.execute("select phone_hash from marts.dim_customers").fetchall()}
+    configured = test_faults.pipeline_env(built_sample.data_dir)["CRM_PII_SALT"]
+    assert hashlib.sha256((configured + phone).encode()).hexdigest() in hashes
+    assert hashlib.sha256(("crm-dev-only-insecure-salt" + phone).encode()).hexdigest() not in hashes
 
 
 # --- (b) marketing consent ------------------------------------------------------------------------
