@@ -41,16 +41,16 @@ sales as (
 calibration as (
 
     {%- if calibration_end is not none %}
-    select cast({{ dbt.string_literal(calibration_end) }} as date) as calibration_end_date
+        select cast({{ dbt.string_literal(calibration_end) }} as date) as calibration_end_date
     {%- elif reference_date is not none %}
     -- the project's as-of date is exclusive: the calibration ends the day before
-    select
-        cast({{ dbt.dateadd('day', -1, 'cast(' ~ dbt.string_literal(reference_date) ~ ' as date)') }} as date)
-            as calibration_end_date
+        select
+            cast({{ dbt.dateadd('day', -1, 'cast(' ~ dbt.string_literal(reference_date) ~ ' as date)') }} as date)
+                as calibration_end_date
     {%- else %}
     -- everything observed so far: the calibration period ends on the latest order date
-    select max(order_date) as calibration_end_date
-    from sales
+        select max(order_date) as calibration_end_date
+        from sales
     {%- endif %}
 
 ),

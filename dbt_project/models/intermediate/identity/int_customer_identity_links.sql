@@ -57,15 +57,15 @@ edges as (
 ),
 
 {% if is_incremental() %}
-previous_anchors as (
+    previous_anchors as (
 
-    select
-        source,
-        source_record_id
-    from {{ this }}
-    where is_anchor
+        select
+            source,
+            source_record_id
+        from {{ this }}
+        where is_anchor
 
-),
+    ),
 {% endif %}
 
 members as (
@@ -84,10 +84,11 @@ members as (
     from records
     inner join clusters on records.record_key = clusters.record_key
     {% if is_incremental() -%}
-        left join previous_anchors
+        -- previous_anchors is referenced in the is_incremental() branch of the select list above
+        left join previous_anchors  -- noqa: ST11
             on
-                records.source = previous_anchors.source
-                and records.source_record_id = previous_anchors.source_record_id
+            records.source = previous_anchors.source
+            and records.source_record_id = previous_anchors.source_record_id
     {%- endif %}
 
 ),
@@ -171,16 +172,16 @@ select
     members.source,
     members.source_record_id,
     customers.customer_id,
+    cluster_sizes.customer_record_count,
+    members.record_date,
     coalesce(strongest_edge.match_rule, 'new') as match_rule,
     -- double: key edges' 1.0 unions with splink's double probabilities in int_identity__match_edges
     coalesce(strongest_edge.match_probability, 1.0) as match_probability,
-    members.record_key = customers.anchor_record_key as is_anchor,
-    cluster_sizes.customer_record_count,
-    members.record_date
+    members.record_key = customers.anchor_record_key as is_anchor
 from members
 inner join customers on members.cluster_key = customers.cluster_key
 inner join cluster_sizes on members.cluster_key = cluster_sizes.cluster_key
 left join strongest_edge
     on
-        members.record_key = strongest_edge.record_key
-        and strongest_edge.edge_rank = 1
+    members.record_key = strongest_edge.record_key
+    and strongest_edge.edge_rank = 1

@@ -51,8 +51,8 @@ customer_records as (
     from records
     inner join links
         on
-            records.source = links.source
-            and records.source_record_id = links.source_record_id
+        records.source = links.source
+        and records.source_record_id = links.source_record_id
 
 ),
 
@@ -61,10 +61,10 @@ ranked as (
     select
         *,
         {%- for attribute in attributes %}
-        row_number() over (
-            partition by customer_id, {{ attribute }} is null
-            order by last_seen_date desc, record_date desc, source desc, source_record_id desc
-        ) as {{ attribute }}_recency,
+            row_number() over (
+                partition by customer_id, {{ attribute }} is null
+                order by last_seen_date desc, record_date desc, source desc, source_record_id desc
+            ) as {{ attribute }}_recency,
         {%- endfor %}
         row_number() over (
             partition by customer_id, marketing_consent is null
@@ -77,7 +77,7 @@ ranked as (
 select
     customer_id,
     {%- for attribute in attributes %}
-    max(case when {{ attribute }}_recency = 1 then {{ attribute }} end) as {{ attribute }},
+        max(case when {{ attribute }}_recency = 1 then {{ attribute }} end) as {{ attribute }},
     {%- endfor %}
     max(
         case

@@ -75,8 +75,8 @@ hubs as (
     from keyed
     inner join trusted_keys
         on
-            keyed.match_rule = trusted_keys.match_rule
-            and keyed.key_value = trusted_keys.key_value
+        keyed.match_rule = trusted_keys.match_rule
+        and keyed.key_value = trusted_keys.key_value
 
 )
 
