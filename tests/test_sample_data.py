@@ -409,3 +409,10 @@ def test_memory_stays_bounded_on_a_larger_run(tmp_path: Path) -> None:
     print(f"\n300k lines: RSS {base_mib} -> {peak_mib} MiB while writing {written_mib:.0f} MiB")
     assert written_mib > 40
     assert peak_mib - base_mib < 150
+
+
+@pytest.mark.parametrize("seed", [11, 23])
+def test_other_seeds_generate_encodable_files(tmp_path, seed):
+    """Regression: staff and customer names must fit every file's encoding (Big5 included)."""
+    summary = generate(tmp_path, GenerationConfig(sales_lines=1500, seed=seed))
+    assert summary.files

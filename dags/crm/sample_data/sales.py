@@ -27,7 +27,7 @@ from crm.sample_data.defects import EXTRA_VALUES, SOURCE_DEFECTS, retype_key
 from crm.sample_data.emit import FileResult
 from crm.sample_data.people import INDIVIDUAL, TAIWAN, PersonPool, chinese_names
 from crm.sample_data.products import CATEGORIES, Catalogue
-from crm.sample_data.scripts import Script, convert_many
+from crm.sample_data.scripts import Script, convert_many, is_big5
 from crm.sample_data.seeding import scalar_rng
 from crm.sample_data.styles import (
     FileStyle,
@@ -291,7 +291,8 @@ def staff_names(seed: int) -> list[str]:
     names: list[str] = []
     while len(names) < N_STAFF:
         for name in chinese_names(rng, TAIWAN, N_STAFF):
-            if name not in names and len(names) < N_STAFF:
+            # Staff names go into Big5 exports too: keep only names Big5 can encode.
+            if name not in names and len(names) < N_STAFF and is_big5(name):
                 names.append(name)
     return names
 
@@ -362,16 +363,19 @@ class MonthFile:
         runs = np.diff(np.concatenate([starts, [len(person)]]))
         p, k = person[starts], kind[starts]
         arrays = self.ctx.arrays
+        pool, script = self.ctx.pool, self.style.script
+        if script is Script.ENGLISH and self.style.encoding.lower().replace("-", "") in ("big5", "cp950"):
+            # An English-headed Big5 export still holds names as a Taiwanese clerk types them.
+            script = Script.TRADITIONAL
         texts = np.empty(len(starts), dtype=object)
         for code, table in (
             (REF_MEMBER, arrays.member_id),
             (REF_EMAIL, arrays.email),
-            (REF_NAME, arrays.names[self.style.script]),
+            (REF_NAME, arrays.names[script]),
         ):
             mask = k == code
             texts[mask] = table[p[mask]]
         rest = np.flatnonzero((k != REF_MEMBER) & (k != REF_EMAIL) & (k != REF_NAME))
-        pool, script = self.ctx.pool, self.style.script
         texts[rest] = [
             _ref_text(pool, a, b, script) for a, b in zip(p[rest].tolist(), k[rest].tolist(), strict=True)
         ]
