@@ -75,8 +75,15 @@ products as (
         product_totals.*,
         coalesce(latest_attributes.category, 'unknown') as category,
         latest_attributes.product_name,
-        {{ safe_divide('product_totals.units_sold - product_totals.units_returned', 'product_totals.selling_months') }}
-            as monthly_unit_velocity
+        -- exact numeric, so the category average below is bit-identical from build to build
+        -- (a parallel sum of doubles is not)
+        cast(
+            {{ safe_divide(
+                'product_totals.units_sold - product_totals.units_returned',
+                'product_totals.selling_months',
+            ) }}
+            as {{ dbt.type_numeric() }}
+        ) as monthly_unit_velocity
 
     from product_totals
     inner join latest_attributes
@@ -117,7 +124,7 @@ final as (
         {{ safe_divide('net_revenue', 'category_net_revenue') }} as share_of_category,
         {{ safe_divide('gross_margin_amount', 'total_gross_margin') }} as contribution_ratio,
         cast(selling_months as {{ dbt.type_bigint() }}) as selling_months,
-        monthly_unit_velocity,
+        cast(monthly_unit_velocity as {{ type_ratio() }}) as monthly_unit_velocity,
         {{ safe_divide('monthly_unit_velocity', 'category_average_velocity') }} as inventory_turnover_proxy,
         {{ safe_divide('gross_margin_amount', 'costed_net_revenue') }}
         * {{ safe_divide('monthly_unit_velocity', 'category_average_velocity') }} as cross_ratio
