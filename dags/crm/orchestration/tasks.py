@@ -51,7 +51,12 @@ def resolve_reference_date(param: str | None, run_end: dt.datetime | None) -> st
     if param == "latest":
         return None
     if param:
-        return dt.date.fromisoformat(param).isoformat()
+        try:
+            return dt.date.fromisoformat(param).isoformat()
+        except ValueError as exc:
+            raise ValueError(
+                f"reference_date {param!r}: expected '', 'latest' or YYYY-MM-DD ({exc})"
+            ) from exc
     if run_end is None:
         return None
     return run_end.astimezone(TIMEZONE).date().isoformat()
