@@ -96,3 +96,8 @@ def mask_phone(value: str) -> str:
 
 def mask_email(value: str) -> str:
     return f"left({value}, 1) || '***@'"
+
+
+def load_relation(relation: Any) -> Any:
+    """dbt's load_relation: here every relation exists, so templates lint their main branch."""
+    return relation

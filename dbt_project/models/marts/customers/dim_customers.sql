@@ -42,6 +42,12 @@ reference_dates as (
 
 ),
 
+clv_scores as (
+
+    select * from {{ ref('stg_clv__customer_scores') }}
+
+),
+
 customers_aged as (
 
     select
@@ -146,7 +152,12 @@ final as (
         coalesce(
             consents.marketing_consent and (profiles.phone_hash is not null or profiles.email_hash is not null),
             false
-        ) as marketing_contactable
+        ) as marketing_contactable,
+
+        -- predicted value (CLV step; null until a customer has been scored)
+        clv_scores.probability_alive,
+        clv_scores.predicted_clv_12m,
+        clv_scores.clv_tier
 
     from profiles
     inner join classifications
@@ -159,6 +170,8 @@ final as (
         on profiles.customer_id = survey_summaries.customer_id
     left join consents
         on profiles.customer_id = consents.customer_id
+    left join clv_scores
+        on profiles.customer_id = clv_scores.customer_id
 
 )
 
