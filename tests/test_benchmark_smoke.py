@@ -1,0 +1,85 @@
+"""The benchmark harness (issue 6): RFM rules of the references, the comparison, and a small run.
+
+No timings are asserted; the small run checks that every stage runs and that the pipeline, the pandas
+peer and the DuckDB lower bound agree on the RFM table.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from crm.benchmark.compare import compare_frames
+from crm.benchmark.harness import (
+    STAGE_DBT_FULL,
+    STAGE_INCREMENTAL,
+    STAGE_INGEST,
+    STAGE_LOWER,
+    STAGE_PEER,
+    BenchmarkConfig,
+    run_benchmark,
+)
+from crm.benchmark.report import machine, render
+from crm.benchmark.rfm import score_rfm
+
+
+def _orders(rows: list[tuple[str, str, str, int]]) -> pd.DataFrame:
+    frame = pd.DataFrame(rows, columns=["ref_key", "order_id", "order_date", "net_e4"])
+    frame["order_date"] = pd.to_datetime(frame["order_date"])
+    return frame.set_index(["ref_key", "order_id"])
+
+
+def test_score_rfm_follows_the_warehouse_rules() -> None:
+    orders = _orders(
+        [
+            ("a", "1", "2025-01-01", 100_0000),
+            ("a", "2", "2025-01-10", 50_0000),
+            ("a", "3", "2025-01-31", 999_0000),  # on the reference date: ignored
+            ("b", "4", "2025-01-05", 100_0000),
+            ("b", "5", "2025-01-06", -20_0000),  # return-only order: nets out, not a purchase
+            ("c", "6", "2025-01-05", 80_0000),
+            ("d", "7", "2025-01-02", -10_0000),  # returns only: not scored
+        ]
+    )
+    rfm = score_rfm(orders, pd.Timestamp("2025-01-31"))
+    assert rfm.loc["a", ["recency_days", "frequency", "monetary_e4"]].tolist() == [21, 2, 150_0000]
+    assert rfm.loc["b", ["recency_days", "frequency", "monetary_e4"]].tolist() == [26, 1, 80_0000]
+    # b and c tie on recency and monetary: same scores; a is best on all three.
+    assert rfm.loc["a", ["r_score", "f_score", "m_score"]].tolist() == [5, 5, 5]
+    assert rfm.loc["b", ["r_score", "f_score", "m_score"]].tolist() == [1, 1, 1]
+    assert rfm.loc["c", ["r_score", "f_score", "m_score"]].tolist() == [1, 1, 1]
+    assert not rfm.loc["d", "is_rfm_scored"]
+    assert pd.isna(rfm.loc["d", "recency_days"])
+
+
+def test_compare_frames_counts_every_kind_of_mismatch() -> None:
+    orders = _orders([("a", "1", "2025-01-01", 10_0000), ("b", "2", "2025-01-02", 20_0000)])
+    left = score_rfm(orders, pd.Timestamp("2025-02-01"))
+    assert compare_frames("same", "key", left, left.copy()).agrees
+
+    right = left.copy()
+    right.loc["a", "m_score"] = 4
+    right.loc["z"] = right.loc["b"]
+    result = compare_frames("changed", "key", left, right.drop(index="b"))
+    assert (result.differing_rows, result.only_left, result.only_right) == (1, 1, 1)
+    assert result.differing_by_column == {"m_score": 1}
+    assert not result.agrees
+
+
+@pytest.mark.timeout(900)
+def test_small_benchmark_runs_and_all_three_agree(tmp_path: Path) -> None:
+    config = BenchmarkConfig(sizes=(3_000,), repetitions=1, work_dir=tmp_path, airflow=False)
+    (result,) = run_benchmark(config)
+
+    assert {STAGE_INGEST, STAGE_DBT_FULL, STAGE_INCREMENTAL, STAGE_PEER, STAGE_LOWER} <= set(result.stages)
+    assert all(s.wall_median_s > 0 and s.peak_rss_bytes > 0 for s in result.stages.values())
+    assert [a.grain for a in result.agreements] == ["sales reference", "customer"]
+    for agreement in result.agreements:
+        assert agreement.agrees, (agreement.label, agreement.examples)
+        assert agreement.compared > 100
+
+    report = render(config, [result], "# Benchmarks\n", machine())
+    assert "### 3,000 sales lines" in report
+    assert "| ingestion (all sources) |" in report
