@@ -12,8 +12,9 @@ DOC = """
 ### CRM transform
 Builds the dbt project (seeds, staging views, identity resolution, classification, marts, the
 snapshot, data tests and unit tests) over the DuckDB warehouse, then fits the CLV models
-(BG/NBD + Gamma-Gamma) into `marts.customer_clv` / `marts.clv_model_runs`, and emits the `marts`
-asset that triggers `crm_publish`. Runs whenever any raw source asset is updated, and daily at
+(BG/NBD + Gamma-Gamma) into `marts.customer_clv` / `marts.clv_model_runs`, rebuilds the models
+that carry the scores (`dim_customers` and its dependants, with their tests), and emits the
+`marts` asset that triggers `crm_publish`. Runs whenever any raw source asset is updated, and daily at
 03:00 Asia/Taipei so nothing waits forever.
 
 The `dbt_build` group shows every dbt model, seed and snapshot as a task, each model's tests in a
@@ -67,7 +68,6 @@ def crm_transform() -> None:
 
     @task(
         pool=WRITER_POOL,
-        outlets=[MARTS_ASSET],
         doc_md="Fit BG/NBD + Gamma-Gamma to `int_customer_clv_summary`; replace `marts.customer_clv`.",
     )
     def fit_clv() -> dict:
@@ -75,7 +75,27 @@ def crm_transform() -> None:
 
         return fit_clv()
 
-    dbt_build >> fit_clv()
+    @task(
+        pool=WRITER_POOL,
+        outlets=[MARTS_ASSET],
+        doc_md="`dbt build --select stg_clv__customer_scores+`: dim_customers and its dependants "
+        "pick up this run's CLV scores (with their tests).",
+    )
+    def refresh_clv_dependants() -> dict:
+        from crm.orchestration.tasks import (
+            CLV_DEPENDANTS_SELECTOR,
+            dbt_build,
+            resolve_reference_date,
+            run_end,
+        )
+
+        context = get_current_context()
+        reference_date = resolve_reference_date(
+            context["params"].get("reference_date"), run_end(context["dag_run"])
+        )
+        return dbt_build(reference_date, select=CLV_DEPENDANTS_SELECTOR)
+
+    dbt_build >> fit_clv() >> refresh_clv_dependants()
 
 
 crm_transform()

@@ -117,7 +117,7 @@ def test_no_cycles(dagbag):
 
 def test_warehouse_writers_share_the_single_slot_pool(dagbag):
     writers = {("crm_ingest", f"ingest_{s}") for s in ("questionnaires", "reply_cards", "sales")}
-    writers.add(("crm_transform", "fit_clv"))
+    writers |= {("crm_transform", "fit_clv"), ("crm_transform", "refresh_clv_dependants")}
     for dag_id, task_id in writers:
         tasks = dagbag["dags"][dag_id]["tasks"]
         assert task_id in tasks, f"{dag_id}.{task_id} missing"

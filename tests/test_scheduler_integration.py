@@ -317,7 +317,7 @@ def test_real_scheduler_runs_the_pipeline_from_the_rest_api(cluster: Cluster) ->
         "GET", f"/dags/crm_transform/dagRuns/{last['dag_run_id']}/taskInstances", params={"limit": 500}
     )["task_instances"]
     states = {t["task_id"]: t["state"] for t in instances}
-    assert states["fit_clv"] == "success"
+    assert states["fit_clv"] == states["refresh_clv_dependants"] == "success"
     assert states["dbt_build.dim_customers.run"] == states["dbt_build.dim_customers.test"] == "success"
     assert sum(task_id.startswith("dbt_build.") for task_id in states) > 50, sorted(states)
 

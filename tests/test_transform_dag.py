@@ -168,18 +168,21 @@ def test_every_dbt_node_is_a_task_and_tests_run_after_their_model(project: Proje
 
     # One dbt invocation writes the warehouse, in the writer pool; the sensors only read XCom.
     writers = [t for t, v in tasks.items() if v["pool"] == "duckdb_writer"]
-    assert sorted(writers) == ["dbt_build.dbt_producer_watcher", "fit_clv"]
+    assert sorted(writers) == ["dbt_build.dbt_producer_watcher", "fit_clv", "refresh_clv_dependants"]
     sensors = [v for t, v in tasks.items() if t.endswith((".run", ".test", ".seed", ".snapshot"))]
     assert sensors and all(v["retries"] == 0 and v["pool"] == "default_pool" for v in sensors)
     roots = [t for t, v in tasks.items() if t.startswith("dbt_build.") and v["upstream"] == []]
     assert roots == ["dbt_build.dbt_producer_watcher"]
 
-    # The CLV step runs after every dbt leaf and is the task that announces the marts.
+    # The CLV step runs after every dbt leaf; the models reading its scores are rebuilt after it,
+    # and that last task announces the marts.
     dbt_tasks = {t: v for t, v in tasks.items() if t.startswith("dbt_build.")}
     leaves = set(dbt_tasks) - {u for v in dbt_tasks.values() for u in v["upstream"]}
     assert leaves and leaves <= set(tasks["fit_clv"]["upstream"])
-    assert tasks["fit_clv"]["outlets"] == ["marts"]
     assert tasks["fit_clv"]["retries"] >= 1
+    assert tasks["refresh_clv_dependants"]["upstream"] == ["fit_clv"]
+    assert tasks["refresh_clv_dependants"]["outlets"] == ["marts"]
+    assert [t for t, v in tasks.items() if v["outlets"]] == ["refresh_clv_dependants"]
 
 
 def test_local_mode_puts_every_dbt_task_in_the_writer_pool(project: Project) -> None:
@@ -197,7 +200,7 @@ def test_without_a_manifest_the_dag_falls_back_to_one_dbt_build_task(
     env = project.env(CRM_DBT_MANIFEST_PATH=str(tmp_path / "missing" / "manifest.json"))
     parsed = _parse(env)
     assert parsed["errors"] == {}
-    assert set(parsed["tasks"]) == {"dbt_build", "fit_clv"}
+    assert set(parsed["tasks"]) == {"dbt_build", "fit_clv", "refresh_clv_dependants"}
     assert parsed["tasks"]["dbt_build"]["pool"] == "duckdb_writer"
     assert parsed["tasks"]["fit_clv"]["upstream"] == ["dbt_build"]
 

@@ -6,9 +6,9 @@ Rendered by astronomer-cosmos from the manifest that ``dbt parse`` wrote at buil
 Execution mode (``$CRM_DBT_EXECUTION_MODE``, measured in docs/orchestration.md):
 
 - ``watcher`` (default): one producer task runs a single ``dbt build`` of the whole project, and
-  one deferrable sensor per node turns that node's result into a task state as soon as dbt reports
-  it. The whole build costs one dbt invocation. The producer is the only task that writes the
-  warehouse: it runs in the ``duckdb_writer`` pool; the sensors only read XCom.
+  one sensor per node turns the result dbt reported for that node into a task state once the
+  producer has finished. The whole build costs one dbt invocation. The producer is the only task
+  that writes the warehouse: it runs in the ``duckdb_writer`` pool; the sensors only read XCom.
 - ``local``: one dbt invocation per node (``dbt run/seed/snapshot/test --select <node>``) in the
   worker's Python (dbtRunner). Every node task writes, so all of them share the writer pool.
 
@@ -149,13 +149,14 @@ def _assign_pools_and_retries(group: TaskGroup, mode: str, writer_pool: str) -> 
     # Cosmos gives the producer top priority; in the writer pool that would let a transform run
     # triggered by the first raw asset jump ahead of the ingestion tasks still loading other sources.
     producer.priority_weight = 1
+    in_group = {task.task_id for task in tasks}
     for task in tasks:
         if not isinstance(task, DbtConsumerWatcherSensor):
             continue
         task.retries = 0
         task.poke_interval = SENSOR_POKE_INTERVAL_S
         task._fallback_to_non_watcher_run = MethodType(_refuse_fallback_run, task)
-        if not task.upstream_task_ids & {t.task_id for t in tasks}:
+        if not task.upstream_task_ids & in_group:
             # Root sensors wait for the producer to finish (success or not) instead of cosmos'
             # "start at once" (only wired for DbtDag): `airflow dags test` runs one task at a time,
             # and a sensor started before the producer would wait for it forever.

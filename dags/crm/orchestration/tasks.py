@@ -62,13 +62,18 @@ def resolve_reference_date(param: str | None, run_end: dt.datetime | None) -> st
     return run_end.astimezone(TIMEZONE).date().isoformat()
 
 
-def dbt_build(reference_date: str | None, full_refresh: bool = False) -> dict:
-    """``dbt build`` of the whole project; data-test failures are not retried."""
+#: The dbt models that read the CLV step's marts.customer_clv (dim_customers' predicted value), and
+#: everything downstream of them: rebuilt after each fit so the marts carry this run's scores.
+CLV_DEPENDANTS_SELECTOR = "stg_clv__customer_scores+"
+
+
+def dbt_build(reference_date: str | None, full_refresh: bool = False, select: str | None = None) -> dict:
+    """``dbt build`` of the whole project (or of ``select``); data-test failures are not retried."""
     from airflow.sdk.exceptions import AirflowFailException
 
     from crm.orchestration.dbt import DbtDataError, run_dbt
 
-    args = ["build"] + (["--full-refresh"] if full_refresh else [])
+    args = ["build"] + (["--select", select] if select else []) + (["--full-refresh"] if full_refresh else [])
     vars_ = {"reference_date": reference_date} if reference_date else {}
     try:
         return run_dbt(args, vars_=vars_).as_dict()
