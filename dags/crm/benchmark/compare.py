@@ -10,10 +10,14 @@ Two comparisons, both exact (money in integer 1/10,000 units, scores as integers
    customer_id), re-aggregated per (customer, order) and scored with the same pandas RFM code, then
    compared row by row with the mart. This checks every value and score of every customer in the
    mart; only the reference -> customer mapping is taken from the pipeline.
+
+With a loaded warehouse, the lower-bound statement run over ``raw.sales`` is also compared with the
+one run over the CSVs (same grain): ingestion loaded exactly the lines and values the CSVs hold.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -104,18 +108,24 @@ def peer_by_customer(
     return score_rfm(per_customer, reference_date), unlinked
 
 
-def check_agreement(peer_dir: Path, lower_bound_dir: Path, warehouse: Path) -> list[Agreement]:
+def check_agreement(
+    peer_dir: Path, lower_bound_dir: Path, warehouse: Path, *, raw_lower_dir: Path | None = None
+) -> list[Agreement]:
+    """All comparisons; ``raw_lower_dir`` adds the lower bound run on ``raw.sales`` vs on the CSVs."""
     peer = pd.read_parquet(peer_dir / "rfm.parquet")
     lower = pd.read_parquet(lower_bound_dir / "rfm.parquet")
     results = [compare_frames("pandas peer vs DuckDB lower bound", "sales reference", peer, lower)]
+    if raw_lower_dir is not None:
+        raw_lower = pd.read_parquet(raw_lower_dir / "rfm.parquet")
+        results.append(
+            compare_frames("lower bound on raw.sales vs on the CSVs", "sales reference", raw_lower, lower)
+        )
     mart, links, reference_date = pipeline_rfm(warehouse)
     by_customer, unlinked = peer_by_customer(
         pd.read_parquet(peer_dir / "orders.parquet"), links, reference_date
     )
     pipeline = compare_frames("pipeline customer_rfm vs pandas peer", "customer", mart, by_customer)
     if unlinked:
-        pipeline = Agreement(
-            **{**pipeline.__dict__, "only_right": pipeline.only_right + unlinked},
-        )
+        pipeline = dataclasses.replace(pipeline, only_right=pipeline.only_right + unlinked)
     results.append(pipeline)
     return results

@@ -36,6 +36,11 @@ STAGE_INCREMENTAL = "incremental: ingest 1% + dbt build"
 STAGE_AIRFLOW = "whole pipeline through Airflow"
 STAGE_PEER = "pandas peer (RFM + retention)"
 STAGE_LOWER = "DuckDB lower bound (RFM)"
+STAGE_RFM_PATH = "RFM path in the warehouse: dbt run staging -> customer_rfm"
+STAGE_RFM_RAW_LOWER = "lower bound on raw.sales (one RFM statement)"
+#: dbt models from the sales staging view to the RFM mart (intersection of descendants and ancestors).
+RFM_PATH_SELECTOR = "stg_sales__order_lines+,+customer_rfm"
+LOWER_BOUND = (sys.executable, "-m", "crm.benchmark.lower_bound")
 
 
 @dataclass(frozen=True)
@@ -93,6 +98,12 @@ def _dbt_build_command() -> list[str]:
     return [dbt_executable(), "build", "--project-dir", project, "--profiles-dir", project, *DBT_EXCLUDE]
 
 
+def _dbt_rfm_path_command() -> list[str]:
+    project = str(REPO_ROOT / "dbt_project")
+    selection = ["--select", RFM_PATH_SELECTOR]
+    return [dbt_executable(), "run", "--project-dir", project, "--profiles-dir", project, *selection]
+
+
 def _run_references(dataset: Dataset, root: Path, reps: int, result: SizeResult) -> tuple[Path, Path]:
     manifest = lower_bound.prepare(dataset.landing / "sales", root / "lower_bound_input")
     peer_out, lower_out = root / "peer_out", root / "lower_bound_out"
@@ -109,7 +120,7 @@ def _run_references(dataset: Dataset, root: Path, reps: int, result: SizeResult)
         )
         lower.append(
             run_measured(
-                [sys.executable, "-m", "crm.benchmark.lower_bound", str(manifest), str(lower_out)],
+                [*LOWER_BOUND, "--manifest", str(manifest), str(lower_out)],
                 env=env,
                 log_path=root / "logs" / f"lower_bound_{rep}.log",
             )
@@ -123,15 +134,28 @@ def _run_pipeline(
     dataset: Dataset, root: Path, reps: int, result: SizeResult, peer_out: Path, lower_out: Path
 ) -> None:
     cwd = REPO_ROOT / "dbt_project"
-    ingest, full, inc_ingest, inc_dbt = [], [], [], []
+    ingest, full, rfm_path, rfm_raw, inc_ingest, inc_dbt = [], [], [], [], [], []
     for rep in range(reps):
         log.info("size %s rep %s: ingestion, dbt build, incremental", dataset.size, rep + 1)
         data_dir = _fresh_data_dir(root / "pipeline", dataset)
         env, logs = _env(data_dir), root / "logs"
         ingest.append(run_measured(_ingest_command(), env=env, log_path=logs / f"ingest_{rep}.log"))
         full.append(run_measured(_dbt_build_command(), env=env, cwd=cwd, log_path=logs / f"dbt_{rep}.log"))
+        rfm_path.append(
+            run_measured(_dbt_rfm_path_command(), env=env, cwd=cwd, log_path=logs / f"dbt_rfm_{rep}.log")
+        )
+        raw_out = root / "lower_bound_raw_out"
+        rfm_raw.append(
+            run_measured(
+                [*LOWER_BOUND, "--warehouse", env["CRM_WAREHOUSE_PATH"], str(raw_out)],
+                env=env,
+                log_path=logs / f"lower_bound_raw_{rep}.log",
+            )
+        )
         if rep == 0:
-            result.agreements = check_agreement(peer_out, lower_out, data_dir / "warehouse.duckdb")
+            result.agreements = check_agreement(
+                peer_out, lower_out, data_dir / "warehouse.duckdb", raw_lower_dir=raw_out
+            )
         for path in dataset.append_files:
             shutil.copy2(path, data_dir / "landing" / "sales" / path.name)
         inc_ingest.append(run_measured(_ingest_command(), env=env, log_path=logs / f"inc_ingest_{rep}.log"))
@@ -141,6 +165,8 @@ def _run_pipeline(
         shutil.rmtree(data_dir)
     result.stages[STAGE_INGEST] = Summary.of(ingest)
     result.stages[STAGE_DBT_FULL] = Summary.of(full)
+    result.stages[STAGE_RFM_PATH] = Summary.of(rfm_path)
+    result.stages[STAGE_RFM_RAW_LOWER] = Summary.of(rfm_raw)
     result.stages[STAGE_INCREMENTAL] = Summary.of_sums(list(zip(inc_ingest, inc_dbt, strict=True)))
     result.incremental_parts = {"ingest 1%": Summary.of(inc_ingest), "dbt build": Summary.of(inc_dbt)}
 
