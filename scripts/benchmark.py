@@ -41,6 +41,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work-dir", type=Path, default=Path("/tmp/crm-benchmark"))
     parser.add_argument("--output", type=Path, default=Path("docs/benchmarks.md"))
     parser.add_argument("--seed", type=int, default=20240601)
+    parser.add_argument(
+        "--airflow-repetitions", type=int, help="runs of the whole-pipeline Airflow stage (default: as many)"
+    )
     parser.add_argument("--no-airflow", action="store_true", help="skip the whole-pipeline Airflow stage")
     parser.add_argument("--profile-size", type=int, help="cProfile one ingestion at this size")
     args = parser.parse_args(argv)
@@ -52,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
         repetitions=args.repetitions,
         work_dir=args.work_dir.resolve(),
         seed=args.seed,
-        airflow=not args.no_airflow,
+        airflow_repetitions=0 if args.no_airflow else args.airflow_repetitions,
         profile_size=args.profile_size,
     )
     results = run_benchmark(config)

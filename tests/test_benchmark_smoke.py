@@ -72,7 +72,7 @@ def test_compare_frames_counts_every_kind_of_mismatch() -> None:
 
 @pytest.mark.timeout(900)
 def test_small_benchmark_runs_and_all_three_agree(tmp_path: Path) -> None:
-    config = BenchmarkConfig(sizes=(3_000,), repetitions=1, work_dir=tmp_path, airflow=False)
+    config = BenchmarkConfig(sizes=(3_000,), repetitions=1, work_dir=tmp_path, airflow_repetitions=0)
     (result,) = run_benchmark(config)
 
     measured = {STAGE_INGEST, STAGE_DBT_FULL, STAGE_RFM_PATH, STAGE_RFM_RAW_LOWER, STAGE_INCREMENTAL}

@@ -49,7 +49,7 @@ class BenchmarkConfig:
     repetitions: int
     work_dir: Path
     seed: int = 20240601
-    airflow: bool = True
+    airflow_repetitions: int | None = None  # runs of the Airflow stage; None = repetitions, 0 = skip
     profile_size: int | None = None  # profile ingestion once at this size (cProfile)
 
 
@@ -232,7 +232,8 @@ def profile_ingestion(dataset: Dataset, root: Path) -> Profile:
 
 def run_benchmark(config: BenchmarkConfig) -> list[SizeResult]:
     results = []
-    airflow_env = prepare_airflow(config.work_dir) if config.airflow else None
+    airflow_reps = config.repetitions if config.airflow_repetitions is None else config.airflow_repetitions
+    airflow_env = prepare_airflow(config.work_dir) if airflow_reps > 0 else None
     for size in config.sizes:
         root = config.work_dir / f"sales_{size}"
         log.info("size %s: preparing data", size)
@@ -241,7 +242,7 @@ def run_benchmark(config: BenchmarkConfig) -> list[SizeResult]:
         peer_out, lower_out = _run_references(dataset, root, config.repetitions, result)
         _run_pipeline(dataset, root, config.repetitions, result, peer_out, lower_out)
         if airflow_env is not None:
-            _run_airflow(dataset, root, config.repetitions, result, airflow_env)
+            _run_airflow(dataset, root, airflow_reps, result, airflow_env)
         if config.profile_size == size:
             result.profile = profile_ingestion(dataset, root)
         results.append(result)

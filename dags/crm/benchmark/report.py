@@ -174,6 +174,7 @@ def profile_lines(result: SizeResult) -> list[str]:
 
 def render(config: BenchmarkConfig, results: list[SizeResult], intro: str, host: dict[str, str]) -> str:
     today = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    airflow_reps = config.repetitions if config.airflow_repetitions is None else config.airflow_repetitions
     out = [
         intro.rstrip(),
         "",
@@ -182,7 +183,8 @@ def render(config: BenchmarkConfig, results: list[SizeResult], intro: str, host:
         f"- date: {today}",
         f"- machine: {host['cores']} cores ({host['cpu']}), {host['memory']} memory, Python {host['python']}",
         f"- load average at the end of the run: {host['load']}",
-        f"- repetitions per stage: {config.repetitions}; sizes: {', '.join(f'{s:,}' for s in config.sizes)}",
+        f"- repetitions per stage: {config.repetitions} (Airflow stage: {airflow_reps}); "
+        f"sizes: {', '.join(f'{s:,}' for s in config.sizes)}",
     ]
     for result in results:
         d = result.dataset
