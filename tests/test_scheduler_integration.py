@@ -29,13 +29,13 @@ import sqlalchemy as sa
 
 from tests.conftest import REPO_ROOT
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500)]
 
 DAG_IDS = ("crm_ingest", "crm_transform", "crm_publish")
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
 #: Upper bounds for each stage on the shared 2-core CI machine.
 STARTUP_TIMEOUT_S = 180
-RUN_TIMEOUT_S = {"crm_ingest": 240, "crm_transform": 600, "crm_publish": 240}
+RUN_TIMEOUT_S = {"crm_ingest": 240, "crm_transform": 900, "crm_publish": 240}
 POLL_S = 2.0
 SAMPLE_SALES_LINES = 1_500
 SAMPLE_PERSONS = 300
