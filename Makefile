@@ -17,6 +17,7 @@ export AIRFLOW__CORE__LOAD_EXAMPLES := False
 export AIRFLOW__CORE__UNIT_TEST_MODE := False
 export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN ?= sqlite:///$(AIRFLOW_HOME)/airflow.db
 export GX_ANALYTICS_ENABLED := False
+export AIRFLOW__COSMOS__ENABLE_TELEMETRY := False
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export PYTHONPATH := $(ROOT)/dags
 
@@ -49,8 +50,12 @@ airflow-init: venv ## Migrate the embedded Airflow metadata DB (SQLite) and crea
 	$(BIN)/airflow db migrate > $(AIRFLOW_HOME)/db-migrate.log 2>&1 || (cat $(AIRFLOW_HOME)/db-migrate.log; exit 1)
 	$(BIN)/airflow pools set duckdb_writer 1 "DuckDB allows one writer process" > /dev/null
 
+.PHONY: dbt-manifest
+dbt-manifest: venv ## Parse dbt_project into $(CRM_DATA_DIR)/dbt/manifest/manifest.json (one Airflow task per dbt node)
+	$(BIN)/python -m crm.orchestration.dbt_manifest > /dev/null
+
 .PHONY: run
-run: sample-data airflow-init ## Run the whole pipeline through Airflow (ingest -> transform -> publish)
+run: sample-data airflow-init dbt-manifest ## Run the whole pipeline through Airflow (ingest -> transform -> publish)
 	@# The PII salt is configuration, never in the repo: reuse the data folder's, or create one there.
 	@test -n "$${CRM_PII_SALT:-}" || test -s $(CRM_DATA_DIR)/.pii_salt || \
 		(umask 077 && python3 -c 'import secrets; print(secrets.token_hex(24))' > $(CRM_DATA_DIR)/.pii_salt)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from airflow.sdk import CronTriggerTimetable, dag, task
 
 from crm.contract import SOURCES
-from crm.orchestration.assets import RAW_ASSETS, WRITER_POOL
+from crm.orchestration.assets import RAW_ASSETS, RAW_BATCH_ASSET, WRITER_POOL
 from crm.orchestration.defaults import DEFAULT_ARGS, START_DATE, TIMEZONE
 
 DOC = """
@@ -18,8 +18,10 @@ failed rule as a reason code. Files are moved to `archive/` (or `rejected/` with
 never deleted; `audit.file_manifest` records each file's sha256, outcome and row counts, and a file
 whose content was loaded before is skipped even under a new name.
 
-A source task emits its `raw.<source>` asset only when it loaded new data, which triggers
-`crm_transform`. Writers share the single-slot `duckdb_writer` pool (DuckDB has one writer).
+A source task emits its `raw.<source>` asset only when it loaded new data (lineage per source);
+once all sources are done, `announce_new_raw_data` emits the `raw` asset when any of them loaded,
+which triggers `crm_transform` once per ingestion run. Writers share the single-slot
+`duckdb_writer` pool (DuckDB has one writer).
 """
 
 
@@ -56,7 +58,23 @@ def crm_ingest() -> None:
 
         return build_data_docs()
 
+    @task(
+        trigger_rule="all_done",
+        outlets=[RAW_BATCH_ASSET],
+        doc_md="Once every source is done, emit the `raw` asset (one transform run) if any of them loaded "
+        "new data; a failed source does not hold back the data the others loaded.",
+    )
+    def announce_new_raw_data(**context) -> list[str]:
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        ti = context["ti"]
+        loaded = [s for s in SOURCES if ti.xcom_pull(task_ids=f"ingest_{s}") is not None]
+        if not loaded:
+            raise AirflowSkipException("no source loaded new data: nothing to transform")
+        return loaded
+
     loads >> build_data_docs()
+    loads >> announce_new_raw_data()
 
 
 crm_ingest()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, Param, dag, get_current_context, task
 
-from crm.orchestration.assets import MARTS_ASSET, RAW_ASSETS, WRITER_POOL
+from crm.orchestration.assets import MARTS_ASSET, RAW_BATCH_ASSET, WRITER_POOL
 from crm.orchestration.dbt_tasks import GROUP_ID, dbt_task_group, dbt_vars_json
 from crm.orchestration.defaults import DEFAULT_ARGS, START_DATE, TIMEZONE
 
@@ -14,7 +14,8 @@ Builds the dbt project (seeds, staging views, identity resolution, classificatio
 snapshot, data tests and unit tests) over the DuckDB warehouse, then fits the CLV models
 (BG/NBD + Gamma-Gamma) into `marts.customer_clv` / `marts.clv_model_runs`, rebuilds the models
 that carry the scores (`dim_customers` and its dependants, with their tests), and emits the
-`marts` asset that triggers `crm_publish`. Runs whenever any raw source asset is updated, and daily at
+`marts` asset that triggers `crm_publish`. Runs whenever an ingestion run loaded new data (the `raw`
+asset, emitted once per ingestion run), and daily at
 03:00 Asia/Taipei so nothing waits forever.
 
 The `dbt_build` group shows every dbt model, seed and snapshot as a task, each model's tests in a
@@ -35,7 +36,7 @@ tasks retry with exponential backoff. See docs/orchestration.md.
     dag_id="crm_transform",
     schedule=AssetOrTimeSchedule(
         timetable=CronTriggerTimetable("0 3 * * *", timezone=TIMEZONE),
-        assets=(RAW_ASSETS["questionnaires"] | RAW_ASSETS["reply_cards"] | RAW_ASSETS["sales"]),
+        assets=RAW_BATCH_ASSET,
     ),
     start_date=START_DATE,
     catchup=False,

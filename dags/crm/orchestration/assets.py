@@ -11,6 +11,10 @@ RAW_ASSETS: dict[str, Asset] = {
     for source in SOURCES
 }
 
+#: Emitted once per ingestion run that loaded anything (after every source task): the transform DAG
+#: waits on this one asset, so a run that loads three sources starts one transform, not three.
+RAW_BATCH_ASSET = Asset(name="raw", uri="crm://warehouse/raw", group="crm")
+
 #: The mart tables BI tools read (the publish DAG waits for this asset).
 MARTS_ASSET = Asset(name="marts", uri="crm://warehouse/marts", group="crm")
 
