@@ -115,6 +115,8 @@ def dbt_task_group(*, writer_pool: str, default_args: Mapping[str, Any]) -> Task
             should_detach_multiple_parents_tests=mode == "local",
         ),
         operator_args={
+            # Keep the build's run_results.json once cosmos' temporary project copy is gone.
+            "callback": "crm.orchestration.dbt_results.keep_run_results",
             "vars": "{{ crm_dbt_vars(params, dag_run) }}",
             "full_refresh": "{{ params.full_refresh }}",
             "install_deps": False,

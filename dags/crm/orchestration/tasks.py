@@ -75,8 +75,14 @@ def dbt_build(reference_date: str | None, full_refresh: bool = False, select: st
 
     args = ["build"] + (["--select", select] if select else []) + (["--full-refresh"] if full_refresh else [])
     vars_ = {"reference_date": reference_date} if reference_date else {}
+    # A partial build writes its artefacts beside, not over, the full build's (the report reads those).
+    target_path = None
+    if select:
+        from crm.orchestration.dbt_results import PARTIAL_TARGET
+
+        target_path = Settings.from_env().data_dir / "dbt" / PARTIAL_TARGET
     try:
-        return run_dbt(args, vars_=vars_).as_dict()
+        return run_dbt(args, vars_=vars_, target_path=target_path).as_dict()
     except DbtDataError as exc:
         raise AirflowFailException(str(exc)) from exc
 
