@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -86,7 +87,7 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
 
 @contextmanager
 def connect(
-    path: str | Path, *, read_only: bool = False, lock_timeout_s: float = 300.0
+    path: str | Path, *, read_only: bool = False, lock_timeout_s: float | None = None
 ) -> Iterator[duckdb.DuckDBPyConnection]:
     """Open the warehouse, waiting (with backoff) while another process holds DuckDB's write lock.
 
@@ -95,6 +96,8 @@ def connect(
     waiting here turns that into a delay instead of a failed task.
     """
     path = Path(path)
+    if lock_timeout_s is None:
+        lock_timeout_s = float(os.environ.get("CRM_LOCK_TIMEOUT_S", "900"))
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)
     deadline = time.monotonic() + lock_timeout_s

@@ -73,9 +73,11 @@ def ingest(
         if source not in SOURCES:
             raise ValueError(f"unknown source {source!r}; expected one of {', '.join(SOURCES)}")
         (settings.landing_dir / source).mkdir(parents=True, exist_ok=True)
-    validator = BatchValidator(settings.expectations_dir, settings.gx_root)
     summaries = []
     with connect(settings.warehouse_path) as con:
+        # Created under the warehouse lock: the GX file context (suites, Data Docs) is then only
+        # ever written by the one ingestion that holds it, even when two are started together.
+        validator = BatchValidator(settings.expectations_dir, settings.gx_root)
         ensure_schema(con)
         loader = FileLoader(con, validator, settings)
         for source in sources:
@@ -83,8 +85,8 @@ def ingest(
             for outcome in loader.load_all(discover(settings.landing_dir, source, settings.settle_seconds)):
                 summary.add(outcome)
             summaries.append(summary)
-    if build_docs:
-        validator.build_data_docs()
+        if build_docs:
+            validator.build_data_docs()
     failed = {f"{s.source}/{name}": err for s in summaries for name, err in s.errors.items()}
     if failed and raise_on_error:
         raise IngestionFailed(
