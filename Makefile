@@ -65,6 +65,10 @@ run: sample-data airflow-init dbt-manifest ## Run the whole pipeline through Air
 test: venv ## Run the full test suite
 	$(BIN)/pytest $(PYTEST_ARGS)
 
+.PHONY: bench
+bench: venv ## Benchmark against a pandas peer and a DuckDB lower bound (BENCH_ARGS=...; writes docs/benchmarks.md)
+	$(BIN)/python scripts/benchmark.py $(BENCH_ARGS)
+
 .PHONY: lint
 lint: venv ## ruff (lint + format check) and sqlfluff on the dbt models
 	$(BIN)/ruff check .
