@@ -334,3 +334,22 @@ def test_small_files_validated_together_keep_their_own_rows_and_counts(data_dir:
         assert per_file == [("a.csv", 1), ("b.csv", 1)]
     finally:
         con.close()
+
+
+def test_large_files_stream_in_chunks_within_one_transaction(data_dir: Path, monkeypatch):
+    from crm.ingest import loader
+
+    monkeypatch.setattr(loader, "SMALL_FILE_BYTES", 0)  # every file takes the streaming path
+    monkeypatch.setenv("CRM_CHUNK_ROWS", "2")  # and spans several chunks
+    write_landing(data_dir, "sales", "big.csv", SALES_HEADER + SALES_ROWS)
+    summary = ingest(Settings.from_env(), build_docs=False)[2]
+    assert (summary.rows_read, summary.rows_loaded, summary.rows_quarantined) == (9, 4, 5)
+    con = _warehouse(data_dir)
+    try:
+        reasons = dict(
+            con.execute("select _source_row, list_sort(reason_codes) from quarantine.sales").fetchall()
+        )
+        assert reasons[4] == ["duplicate_business_key"], "a duplicate of a row in an earlier chunk is caught"
+        assert con.execute("select count(distinct _batch_id) from raw.sales").fetchone()[0] == 1
+    finally:
+        con.close()

@@ -11,6 +11,7 @@ import datetime as dt
 import json
 import logging
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 import duckdb
@@ -286,36 +287,34 @@ class FileLoader:
         return [self._guard(p, self._commit_small, p, part) for p, part in zip(group, parts, strict=True)]
 
     def _commit_small(self, pending: PendingFile, part: ValidatedPart) -> FileOutcome:
-        outcome = FileOutcome(pending.landing.source, pending.landing.path.name, pending.batch_id, "loaded")
-        stats: dict[tuple[str, str | None, str], ExpectationStat] = {}
-        self.con.begin()
-        try:
-            self._clear(pending)
-            self._write_part(pending, part, pending.bad_rows, outcome, stats)
-            self._finish(pending, outcome, stats)
-            self.con.commit()
-        except BaseException:
-            self.con.rollback()
-            raise
-        self._log_remaining(pending, outcome)
-        return outcome
+        return self._commit(pending, [(part, pending.bad_rows)])
 
     def _load_large(self, pending: PendingFile) -> FileOutcome:
         """A large file streams chunk by chunk inside one transaction (earlier chunks are visible to the
         duplicate check of later ones because they are already inserted in that transaction)."""
+        name = pending.landing.path.name
+
+        def validated_chunks() -> Iterator[tuple[ValidatedPart, list[BadRow]]]:
+            for number, chunk in enumerate(pending.opened.chunks()):
+                run_name = f"{pending.batch_id}-chunk-{number:05d}"
+                yield (
+                    self._validate(pending.landing.source, [(name, chunk.frame)], run_name)[0],
+                    chunk.bad_rows,
+                )
+
+        return self._commit(pending, validated_chunks())
+
+    def _commit(
+        self, pending: PendingFile, parts: Iterable[tuple[ValidatedPart, list[BadRow]]]
+    ) -> FileOutcome:
+        """Write every part of one file, check the reconciliation and commit, all in one transaction."""
         outcome = FileOutcome(pending.landing.source, pending.landing.path.name, pending.batch_id, "loaded")
         stats: dict[tuple[str, str | None, str], ExpectationStat] = {}
-        name = pending.landing.path.name
         self.con.begin()
         try:
             self._clear(pending)
-            for number, chunk in enumerate(pending.opened.chunks()):
-                part = self._validate(
-                    pending.landing.source,
-                    [(name, chunk.frame)],
-                    run_name=f"{pending.batch_id}-chunk-{number:05d}",
-                )[0]
-                self._write_part(pending, part, chunk.bad_rows, outcome, stats)
+            for part, bad_rows in parts:
+                self._write_part(pending, part, bad_rows, outcome, stats)
             self._finish(pending, outcome, stats)
             self.con.commit()
         except BaseException:
