@@ -69,6 +69,39 @@ def run_parameters(today: dt.date | None = None) -> dict[str, Any]:
     }
 
 
+#: Integers up to this magnitude are exact in float64.
+_EXACT_FLOAT_INT = 2**53
+_NS_MIN, _NS_MAX = pd.Timestamp.min, pd.Timestamp.max
+
+
+def vectorisable(frame: pd.DataFrame) -> pd.DataFrame:
+    """The same values in dtypes for which GX's pandas metrics are vectorised.
+
+    ``expect_column_values_to_be_between`` compares numpy ``int``/``float`` and ``datetime64[ns]``
+    columns with array operations, but calls a Python function per element on nullable ``Int64`` /
+    ``Float64`` and on second- or microsecond-resolution datetimes. Missing values stay missing
+    (``NA`` -> ``NaN`` / ``NaT``), which every expectation treats as null, so the results (unexpected
+    rows, counts) are the same. Integers beyond 2**53 and dates outside the nanosecond range keep their
+    dtype: converting them would not be exact.
+    """
+    converted: dict[str, pd.Series] = {}
+    for name, column in frame.items():
+        dtype = column.dtype
+        if isinstance(dtype, pd.Float64Dtype):
+            converted[name] = column.astype("float64")
+        elif isinstance(dtype, pd.Int64Dtype):
+            values = column.dropna()
+            if values.empty or values.abs().max() <= _EXACT_FLOAT_INT:
+                converted[name] = column.astype("float64")
+        elif pd.api.types.is_datetime64_dtype(dtype) and not pd.api.types.is_datetime64_ns_dtype(dtype):
+            values = column.dropna()
+            if values.empty or (values.min() >= _NS_MIN and values.max() <= _NS_MAX):
+                converted[name] = column.astype("datetime64[ns]")
+    if not converted:
+        return frame
+    return frame.assign(**converted)
+
+
 def _row_number(index: object) -> int:
     """GX reports a named index as ``{"_source_row": n}`` and an unnamed one as ``n``."""
     if isinstance(index, dict):
@@ -111,7 +144,7 @@ class BatchValidator:
 
     def validate(self, source: str, frame: pd.DataFrame, run_name: str) -> BatchResult:
         suite = self.suites[source]
-        batch = self._batch_definitions[source].get_batch(batch_parameters={"dataframe": frame})
+        batch = self._batch_definitions[source].get_batch(batch_parameters={"dataframe": vectorisable(frame)})
         result = batch.validate(
             suite,
             result_format={"result_format": "COMPLETE"},
