@@ -4,8 +4,9 @@
     The salt comes from the environment variable CRM_PII_SALT. The default below exists only so a
     laptop can build without secrets; production and CI must set CRM_PII_SALT (hashes made with the
     dev salt are not comparable to production ones). On DuckDB the salt is passed as a session
-    variable (see duckdb__pii_hash); the other adapters still render it as a literal, so their
-    target/ artefacts must be treated as secret until they get the same treatment. -#}
+    variable (see duckdb__pii_hash) and on PostgreSQL as a session setting (postgres__pii_hash); the
+    other adapters still render it as a literal, so their target/ artefacts must be treated as
+    secret until they get the same treatment. -#}
 
 {% macro pii_salt() -%}
     {%- set salt = env_var('CRM_PII_SALT', 'crm-dev-only-insecure-salt') -%}
@@ -28,13 +29,28 @@
     case when {{ value }} is not null then sha256({{ dbt.concat(["getvariable('crm_pii_salt')", value]) }}) end
 {%- endmacro %}
 
+{#- PostgreSQL reads the salt from the session setting crm.pii_salt, which crm.engines.build passes
+    to every connection through PGOPTIONS ("-c crm.pii_salt=..."), so it stays out of compiled SQL
+    and target/ as on DuckDB. A session without the setting fails with "unrecognized configuration
+    parameter" instead of hashing with a wrong salt. -#}
 {% macro postgres__pii_hash(value) -%}
     case when {{ value }} is not null
-        then encode(sha256(convert_to({{ dbt.concat([dbt.string_literal(pii_salt()), value]) }}, 'UTF8')), 'hex') end
+        then encode(sha256(convert_to({{ dbt.concat(["current_setting('crm.pii_salt')", value]) }}, 'UTF8')), 'hex') end
 {%- endmacro %}
 
+{#- Spark reads the salt from the session conf spark.crm.pii_salt (crm.engines.spark sets it on the
+    session; on a cluster: the cluster's Spark conf, e.g. from a secret scope), substituted at parse
+    time for ${spark.crm.pii_salt}, so it stays out of compiled SQL and target/. Without the conf
+    the reference stays unsubstituted and the statement fails in raise_error instead of hashing with
+    a wrong salt. -#}
 {% macro spark__pii_hash(value) -%}
-    case when {{ value }} is not null then sha2({{ dbt.concat([dbt.string_literal(pii_salt()), value]) }}, 256) end
+    {%- set salt -%}
+        coalesce(
+            nullif('${spark.crm.pii_salt}', concat('$', '{spark.crm.pii_salt}')),
+            raise_error('the Spark session has no spark.crm.pii_salt (see crm.engines.spark)')
+        )
+    {%- endset -%}
+    case when {{ value }} is not null then sha2({{ dbt.concat([salt, value]) }}, 256) end
 {%- endmacro %}
 
 {#- 陳大明 -> 陳*明, 王明 -> 王*, Li -> L*: first character, stars, last character (3+ characters). -#}

@@ -1,6 +1,7 @@
 {#- Marts never publish raw personal data: no mart column may be named like a raw PII column
     (phone, e-mail, names, id numbers, birth date, address, the typed customer reference), and no
-    masked or hashed value may equal a raw phone or e-mail. Returns the offending columns / values. -#}
+    masked or hashed value may equal a raw phone or e-mail. Returns the offending columns / values.
+    Portable SQL (information_schema, equi-joins): runs unchanged on DuckDB and PostgreSQL. -#}
 {%- set forbidden = [
     'phone', 'phone_e164', 'email', 'name', 'name_norm', 'display_name', 'respondent_name',
     'respondent_name_norm', 'member_id', 'id_number', 'birth_date', 'address', 'address_norm',
@@ -38,17 +39,27 @@ raw_contacts as (
 
 ),
 
+published_values as (
+
+    -- one row per published masked / hashed value, so the check below is an equi-join (a hash
+    -- join) instead of an `in (...)` over four columns, which scanned every pair (599 s at 1M lines)
+    {%- for column in ['phone_masked', 'email_masked', 'phone_hash', 'email_hash'] %}
+    select customer_id, {{ column }} as published_value from {{ ref('dim_customers') }}
+    where {{ column }} is not null
+    {{- '\n    union all' if not loop.last }}
+    {%- endfor %}
+
+),
+
 leaked_values as (
 
-    select
+    select distinct
         'dim_customers' as mart,
-        profiles.customer_id as detail
+        published_values.customer_id as detail
 
-    from {{ ref('dim_customers') }} as profiles
+    from published_values
     inner join raw_contacts
-        on raw_contacts.contact in (
-            profiles.phone_masked, profiles.email_masked, profiles.phone_hash, profiles.email_hash
-        )
+        on published_values.published_value = raw_contacts.contact
 
 )
 

@@ -136,7 +136,9 @@ final as (
         customer_id,
         month_start,
         first_purchase_month,
-        {{ dbt.datediff('first_purchase_month', 'month_start', 'month') }} as months_since_first_purchase,
+        -- bigint everywhere (PostgreSQL's month difference is a double precision)
+        cast({{ dbt.datediff('first_purchase_month', 'month_start', 'month') }} as {{ dbt.type_bigint() }})
+            as months_since_first_purchase,
         is_reference_month,
         purchase_orders,
         net_revenue,

@@ -53,7 +53,11 @@ final as (
     select
         summarised.*,
         reference_dates.reference_date,
-        {{ dbt.datediff('summarised.last_purchase_date', 'reference_dates.reference_date', 'day') }} as recency_days,
+        -- bigint everywhere (PostgreSQL's day difference is an integer)
+        cast(
+            {{ dbt.datediff('summarised.last_purchase_date', 'reference_dates.reference_date', 'day') }}
+            as {{ dbt.type_bigint() }}
+        ) as recency_days,
         cast(summarised.monetary / nullif(summarised.frequency, 0) as {{ type_money() }}) as average_order_value
 
     from summarised

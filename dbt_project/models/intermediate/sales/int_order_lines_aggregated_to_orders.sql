@@ -17,13 +17,15 @@ aggregated as (
         cast(sum(case when is_return then 1 else 0 end) as {{ dbt.type_bigint() }}) as return_line_count,
         cast(sum(case when is_return then 0 else quantity end) as {{ dbt.type_bigint() }}) as units_sold,
         cast(-sum(case when is_return then quantity else 0 end) as {{ dbt.type_bigint() }}) as units_returned,
-        sum(gross_amount) as gross_amount,
-        sum(net_amount) as net_amount,
-        sum(case when is_return then net_amount else 0 end) as returned_amount,
-        sum(cost_amount) as cost_amount,
+        -- sums typed explicitly: PostgreSQL's sum(numeric(18, 4)) is an unconstrained numeric
+        cast(sum(gross_amount) as {{ type_money_sum() }}) as gross_amount,
+        cast(sum(net_amount) as {{ type_money_sum() }}) as net_amount,
+        cast(sum(case when is_return then net_amount else 0 end) as {{ type_money_sum() }}) as returned_amount,
+        cast(sum(cost_amount) as {{ type_money_sum() }}) as cost_amount,
         -- margin only over lines with a known cost (a line without unit_cost has no margin)
-        sum(net_amount - cost_amount) as gross_margin_amount,
-        sum(case when cost_amount is not null then net_amount end) as costed_net_amount
+        cast(sum(net_amount - cost_amount) as {{ type_money_sum() }}) as gross_margin_amount,
+        cast(sum(case when cost_amount is not null then net_amount end) as {{ type_money_sum() }})
+            as costed_net_amount
 
     from order_lines
     group by customer_id, order_id

@@ -45,7 +45,7 @@ rfm_inputs_with_recency as (
 
     select
         *,
-        {{ dbt.datediff('last_purchase_date', 'as_of_date', 'day') }} as recency_days
+        cast({{ dbt.datediff('last_purchase_date', 'as_of_date', 'day') }} as {{ dbt.type_bigint() }}) as recency_days
 
     from rfm_inputs
 
