@@ -32,10 +32,41 @@ _MEMBER_ID = re.compile(MEMBER_ID_PATTERN)
 TYPED_KINDS = frozenset({"date", "int", "decimal", "bool", "label"})
 
 
-def _map_distinct(series: pd.Series, func: Callable[[object], object]) -> pd.Series:
-    """Apply ``func`` to each distinct value once and broadcast the results."""
+#: Results of the pure per-value normalisers, kept across the chunks and files of one process: the
+#: same phones, e-mails, names and dates recur in every chunk, and phone parsing dominates otherwise.
+_MEMO: dict[str, dict[str, object]] = {}
+#: A memo is emptied when it holds this many values (bounds memory on very many distinct values).
+MEMO_LIMIT = 1_000_000
+
+
+def _memo(name: str) -> dict[str, object]:
+    memo = _MEMO.setdefault(name, {})
+    if len(memo) >= MEMO_LIMIT:
+        memo.clear()
+    return memo
+
+
+def _map_distinct(series: pd.Series, func: Callable[[object], object], memo: str | None = None) -> pd.Series:
+    """Apply ``func`` to each distinct value once and broadcast the results.
+
+    With ``memo``, results for text values are remembered under that name for later batches (only
+    ``str`` keys: ``1``, ``1.0`` and ``True`` are equal dict keys but normalise differently).
+    """
     codes, uniques = pd.factorize(series, use_na_sentinel=True)
-    mapped = [func(value) for value in uniques]
+    if memo is None:
+        mapped = [func(value) for value in uniques]
+    else:
+        known = _memo(memo)
+        mapped = []
+        for value in uniques:
+            if type(value) is str:
+                try:
+                    result = known[value]
+                except KeyError:
+                    result = known[value] = func(value)
+            else:
+                result = func(value)
+            mapped.append(result)
     values = pd.Series([*mapped, None], dtype=object)  # last slot serves the NA sentinel (-1)
     return pd.Series(values.to_numpy()[codes], index=series.index, dtype=object)
 
@@ -71,19 +102,21 @@ def _lookup(field: Field) -> dict[str, str]:
 
 def _typed(field: Field, cleaned: pd.Series) -> pd.Series:
     if field.kind == "date":
-        dates = _map_distinct(cleaned, parse_date)
+        dates = _map_distinct(cleaned, parse_date, "date")
         return pd.to_datetime(dates, errors="coerce")
     if field.kind == "int":
-        return _map_distinct(cleaned, parse_int).astype("Int64")
+        return _map_distinct(cleaned, parse_int, "int").astype("Int64")
     if field.kind == "decimal":
-        parser = parse_rate if field.max_value == 1 else parse_decimal
-        return _map_distinct(cleaned, parser).astype("Float64")
+        if field.max_value == 1:
+            return _map_distinct(cleaned, parse_rate, "rate").astype("Float64")
+        return _map_distinct(cleaned, parse_decimal, "decimal").astype("Float64")
     if field.kind == "bool":
         lookup = _lookup(field)
-        return _map_distinct(cleaned, lambda v: parse_bool(v, lookup)).astype("boolean")
+        parsed = _map_distinct(cleaned, lambda v: parse_bool(v, lookup), f"bool:{id(field.vocabulary)}")
+        return parsed.astype("boolean")
     if field.kind == "label":
         lookup = _lookup(field)
-        return _map_distinct(cleaned, lambda v: parse_label(v, lookup))
+        return _map_distinct(cleaned, lambda v: parse_label(v, lookup), f"label:{id(field.vocabulary)}")
     raise ValueError(f"not a typed kind: {field.kind}")
 
 
@@ -95,23 +128,22 @@ def normalise_frame(source: str, batch: pd.DataFrame) -> pd.DataFrame:
             original = batch[field.name]
         else:
             original = pd.Series([None] * len(batch), index=batch.index, dtype=object)
+        cleaned = _map_distinct(original, clean_text)
         if field.kind in TYPED_KINDS:
             # Dates from XLSX cells arrive as datetime objects: parse them before text cleaning.
-            source_values = original if field.kind == "date" else _map_distinct(original, clean_text)
-            out[field.name] = _typed(field, source_values)
-            out[f"{field.name}__raw"] = _map_distinct(original, clean_text)
+            out[field.name] = _typed(field, original if field.kind == "date" else cleaned)
+            out[f"{field.name}__raw"] = cleaned
             continue
-        cleaned = _map_distinct(original, clean_text)
         if field.kind == "email":
-            out[field.name] = _map_distinct(cleaned, clean_email)
+            out[field.name] = _map_distinct(cleaned, clean_email, "email")
         elif field.kind == "name":
             out[field.name] = cleaned
-            out[f"{field.name}_norm"] = _map_distinct(cleaned, name_key)
+            out[f"{field.name}_norm"] = _map_distinct(cleaned, name_key, "name_key")
         elif field.kind == "phone":
             out[field.name] = cleaned
-            out[f"{field.name}_e164"] = _map_distinct(cleaned, phone_to_e164)
+            out[f"{field.name}_e164"] = _map_distinct(cleaned, phone_to_e164, "phone")
         elif field.kind == "ref":
-            refs = _map_distinct(cleaned, classify_ref)
+            refs = _map_distinct(cleaned, classify_ref, "ref")
             out[field.name] = cleaned
             out[f"{field.name}_type"] = refs.map(lambda r: None if r is None else r[0])
             out[f"{field.name}_norm"] = refs.map(lambda r: None if r is None else r[1])
