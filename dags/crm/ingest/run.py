@@ -15,6 +15,11 @@ from crm.warehouse import connect, ensure_schema
 
 log = logging.getLogger(__name__)
 
+#: DuckDB checkpoints (rewrites table storage from the write-ahead log) every 16 MiB of WAL by default,
+#: i.e. after every couple of files. Ingestion lets the WAL grow to this size and checkpoints once at the
+#: end: every file still commits (durably, to the WAL) in its own transaction.
+CHECKPOINT_THRESHOLD = "1GB"
+
 
 @dataclass
 class SourceSummary:
@@ -79,12 +84,14 @@ def ingest(
         # ever written by the one ingestion that holds it, even when two are started together.
         validator = BatchValidator(settings.expectations_dir, settings.gx_root)
         ensure_schema(con)
+        con.execute(f"set checkpoint_threshold = '{CHECKPOINT_THRESHOLD}'")
         loader = FileLoader(con, validator, settings)
         for source in sources:
             summary = SourceSummary(source)
             for outcome in loader.load_all(discover(settings.landing_dir, source, settings.settle_seconds)):
                 summary.add(outcome)
             summaries.append(summary)
+        con.execute("checkpoint")
         if build_docs:
             validator.build_data_docs()
     failed = {f"{s.source}/{name}": err for s in summaries for name, err in s.errors.items()}
