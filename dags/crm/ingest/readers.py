@@ -69,11 +69,31 @@ def _frame(records: list[dict[str, object]], rows: list[int]) -> pd.DataFrame:
     return frame.astype(object)
 
 
+def _cells_frame(batch: list[list[str]], rows: list[int], positions: dict[str, int]) -> pd.DataFrame:
+    """What ``_frame`` makes of ``{column: cells[position]}`` records, built column by column."""
+    if not batch:
+        return _frame([], rows)
+    columns = list(zip(*batch, strict=True))
+    index = pd.Index(rows, name="_source_row")
+    return pd.DataFrame(
+        {col: list(columns[pos]) for col, pos in positions.items()}, index=index, dtype=object
+    )
+
+
 def _oversized(values: dict[str, object]) -> str | None:
     for column, value in values.items():
         if isinstance(value, str) and len(value) > MAX_FIELD_CHARS:
             return column
     return None
+
+
+def _too_long(row: int, column: str, values: dict[str, object]) -> BadRow:
+    return BadRow(
+        row,
+        "field_too_long",
+        f"{column} is longer than {MAX_FIELD_CHARS} characters",
+        {k: (v[:200] + "…" if isinstance(v, str) and len(v) > 200 else v) for k, v in values.items()},
+    )
 
 
 def _split_records(
@@ -88,17 +108,7 @@ def _split_records(
             bad.append(bad_row)
         elif values is not None:
             if (column := _oversized(values)) is not None:
-                bad.append(
-                    BadRow(
-                        row,
-                        "field_too_long",
-                        f"{column} is longer than {MAX_FIELD_CHARS} characters",
-                        {
-                            k: (v[:200] + "…" if isinstance(v, str) and len(v) > 200 else v)
-                            for k, v in values.items()
-                        },
-                    )
-                )
+                bad.append(_too_long(row, column, values))
             else:
                 batch.append(values)
                 rows.append(row)
@@ -109,11 +119,44 @@ def _split_records(
         yield Chunk(_frame(batch, rows), bad)
 
 
+def _split_cells(
+    records: Iterator[tuple[int, list[str] | None, BadRow | None]],
+    chunk_rows: int,
+    positions: dict[str, int],
+) -> Iterator[Chunk]:
+    """``_split_records`` for CSV rows given as their list of cells (no dict per row).
+
+    Chunks, row numbers and bad rows are exactly those of ``_split_records`` over the records
+    ``{column: cells[position]}``; only the way the frame is built differs.
+    """
+    batch: list[list[str]] = []
+    rows: list[int] = []
+    bad: list[BadRow] = []
+    yielded = False
+    for row, cells, bad_row in records:
+        if bad_row is not None:
+            bad.append(bad_row)
+        elif cells is not None:
+            if cells and max(map(len, cells)) > MAX_FIELD_CHARS:
+                values: dict[str, object] = {col: cells[pos] for col, pos in positions.items()}
+                if (column := _oversized(values)) is not None:
+                    bad.append(_too_long(row, column, values))
+                    cells = None
+            if cells is not None:
+                batch.append(cells)
+                rows.append(row)
+        if len(batch) + len(bad) >= chunk_rows:
+            yield Chunk(_cells_frame(batch, rows, positions), bad)
+            batch, rows, bad, yielded = [], [], [], True
+    if batch or bad or not yielded:  # a header-only file still yields one (empty) chunk
+        yield Chunk(_cells_frame(batch, rows, positions), bad)
+
+
 # --- CSV ---------------------------------------------------------------------------------------
 
 
 def _csv_records(path: Path, source: str, encoding: str, delimiter: str, header_map: HeaderMap):
-    positions = header_map.positions
+    """Yield ``(record number, cells, None)`` or ``(record number, None, BadRow)`` per data record."""
     with path.open(encoding=encoding, errors="surrogateescape", newline="") as fh:
         reader = csv.reader(fh, delimiter=delimiter, strict=True)
         header_seen = False
@@ -163,14 +206,15 @@ def _csv_records(path: Path, source: str, encoding: str, delimiter: str, header_
                     ),
                 )
                 continue
-            yield record, {col: cells[pos] for col, pos in positions.items()}, None
+            yield record, cells, None
 
 
 def open_csv(path: Path, source: str, chunk_rows: int) -> OpenedFile:
     fmt = detect_text_format(path, source)
     header_map = check_header_map(source, map_headers(source, fmt.header), path.name)
     records = _csv_records(path, source, fmt.encoding, fmt.delimiter, header_map)
-    return OpenedFile(path, source, "csv", fmt.encoding, header_map, _split_records(records, chunk_rows))
+    chunks = _split_cells(records, chunk_rows, header_map.positions)
+    return OpenedFile(path, source, "csv", fmt.encoding, header_map, chunks)
 
 
 # --- XLSX --------------------------------------------------------------------------------------
