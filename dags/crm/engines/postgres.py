@@ -210,6 +210,34 @@ class PostgresIdentityIO:
         self._con.close()
 
 
+#: Collations that order text by code point, as DuckDB and Spark do.
+CODE_POINT_COLLATIONS = frozenset({"C", "POSIX", "C.UTF-8", "C.utf8", "ucs_basic"})
+
+
+def warn_unless_code_point_collation(settings: PostgresSettings) -> str:
+    """Log a warning when the database orders text by a linguistic collation; returns it.
+
+    Tie-breaks on text (the identity anchor's source_record_id, survivorship, min(customer_ref))
+    follow the collation; with one that is not code-point order, customer ids and survivorship
+    picks can differ from DuckDB's. Create the database with ``template template0 lc_collate 'C'``
+    (or ``locale 'C.UTF-8'``) to get identical results.
+    """
+    conn = settings.connect()
+    try:
+        with conn.cursor() as cur:
+            cur.execute("select datcollate from pg_database where datname = current_database()")
+            (collation,) = cur.fetchone()
+    finally:
+        conn.close()
+    if collation not in CODE_POINT_COLLATIONS:
+        log.warning(
+            "database %s collates text as %s, not by code point: text tie-breaks may differ from DuckDB",
+            settings.dbname,
+            collation,
+        )
+    return str(collation)
+
+
 @dataclass
 class PostgresEngine:
     """dbt-postgres target `postgres`; raw data over COPY; splink on an in-process DuckDB."""
@@ -229,6 +257,7 @@ class PostgresEngine:
         return {**self.settings.dbt_env(), "PGOPTIONS": pii_salt_options(self.pii_salt)}
 
     def ship_raw(self, warehouse: Path) -> dict[str, int]:
+        warn_unless_code_point_collation(self.settings)
         return ship_raw(warehouse, self.settings)
 
     def identity_io(self) -> PostgresIdentityIO:
@@ -246,6 +275,26 @@ class PostgresEngine:
 
     def close(self) -> None:
         return None
+
+
+@contextmanager
+def temporary_database(server: PostgresSettings, prefix: str = "crm_engines") -> Iterator[PostgresSettings]:
+    """A fresh database ``<prefix>_<random>`` on the server, dropped afterwards (even on failure)."""
+    import secrets
+
+    name = f"{prefix}_{secrets.token_hex(4)}"
+    admin = server.connect()
+    admin.autocommit = True
+    try:
+        with admin.cursor() as cur:
+            cur.execute(f'create database "{name}"')
+        try:
+            yield server.with_dbname(name)
+        finally:
+            with admin.cursor() as cur:
+                cur.execute(f'drop database if exists "{name}" with (force)')
+    finally:
+        admin.close()
 
 
 def main(argv: list[str] | None = None) -> int:

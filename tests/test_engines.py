@@ -1,0 +1,228 @@
+"""The same dbt project on several engines: whole build and tests, then the key marts row for row.
+
+The DuckDB build of the default sample is the reference. Every other engine in
+``ENGINES_UNDER_TEST`` gets the raw tables shipped its production way (PostgreSQL: COPY into a
+fresh database), is built by ``python -m crm.engines.build`` (seeds, models, snapshot, every data
+test and unit test, the identity step between phases), and must then hold the same
+dim_customers, customer_rfm and loyalty_monthly (:mod:`crm.engines.compare`). Build timings are
+printed and recorded as test properties.
+
+To add an engine: a scratch context in ``SCRATCH`` (yielding the build's environment and the
+options for :func:`crm.engines.load_engine`) and a ``pytest.param`` in ``ENGINES_UNDER_TEST``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from crm.engines import load_engine
+from crm.engines.compare import compare_engines, compare_tables, format_report
+
+REPO = Path(__file__).resolve().parents[1]
+VENV_BIN = Path(sys.executable).parent
+PII_SALT = "test-salt-for-test_engines"
+POSTGRES_URL = os.environ.get("CRM_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def _base_env(data_dir: Path) -> dict[str, str]:
+    return {
+        **os.environ,
+        "PYTHONPATH": str(REPO / "dags"),
+        "CRM_DATA_DIR": str(data_dir),
+        "CRM_WAREHOUSE_PATH": str(data_dir / "warehouse.duckdb"),
+        "CRM_SETTLE_SECONDS": "0",
+        "CRM_PII_SALT": PII_SALT,
+        "CRM_DBT_THREADS": "2",
+        "GX_ANALYTICS_ENABLED": "False",
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    }
+
+
+def _run(command: list[str], env: dict[str, str]) -> float:
+    started = time.perf_counter()
+    result = subprocess.run(command, env=env, cwd=REPO, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise AssertionError(
+            f"{' '.join(command[:4])} failed ({result.returncode}):\n"
+            f"{result.stdout[-8000:]}\n{result.stderr[-4000:]}"
+        )
+    return time.perf_counter() - started
+
+
+@dataclass
+class Built:
+    engine: str
+    wall_seconds: float
+    report: dict
+    options: dict
+
+
+def _build(engine: str, data_dir: Path, env: dict[str, str], options: dict) -> Built:
+    report = data_dir / f"build_{engine}.json"
+    seconds = _run(
+        [
+            str(VENV_BIN / "python"),
+            "-m",
+            "crm.engines.build",
+            "--target",
+            engine,
+            "--warehouse",
+            str(data_dir / "warehouse.duckdb"),
+            "--target-path",
+            str(data_dir / f"dbt_target_{engine}"),
+            "--report",
+            str(report),
+        ],
+        env,
+    )
+    built = Built(engine, seconds, json.loads(report.read_text(encoding="utf-8")), options)
+    phases = ", ".join(f"{p['name']} {p['seconds']:.1f} s" for p in built.report["phases"])
+    print(f"\n{engine} build: {seconds:.1f} s wall ({phases})")
+    return built
+
+
+@contextmanager
+def postgres_scratch(data_dir: Path) -> Iterator[tuple[dict[str, str], dict]]:
+    """A fresh database crm_engines_<random> on CRM_TEST_POSTGRES_URL's server, dropped afterwards."""
+    pytest.importorskip("psycopg2", reason="the postgres extra is not installed")
+    from crm.engines.postgres import PostgresSettings, temporary_database
+
+    server = PostgresSettings.from_url(POSTGRES_URL)
+    try:
+        server.connect().close()
+    except Exception as exc:  # any connection failure means "no server here"
+        pytest.skip(f"no PostgreSQL at {POSTGRES_URL}: {exc}")
+    with temporary_database(server) as settings:
+        yield {"CRM_PG_URL": settings.url}, {"url": settings.url}
+
+
+#: engine -> scratch context (build environment, load_engine options).
+SCRATCH: dict[str, Callable[[Path], AbstractContextManager[tuple[dict[str, str], dict]]]] = {
+    "postgres": postgres_scratch,
+}
+ENGINES_UNDER_TEST = [pytest.param("postgres", marks=pytest.mark.postgres, id="postgres")]
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Built]]:
+    """The default sample, ingested and built on DuckDB."""
+    from crm.sample_data import GenerationConfig, generate
+
+    data_dir = tmp_path_factory.mktemp("engines") / "data"
+    generate(data_dir, GenerationConfig())
+    env = _base_env(data_dir)
+    ingest_seconds = _run([str(VENV_BIN / "python"), "-m", "crm.ingest", "--no-docs"], env)
+    print(f"\ningestion of the default sample: {ingest_seconds:.1f} s")
+    built = _build("duckdb", data_dir, env, {"warehouse": data_dir / "warehouse.duckdb"})
+    yield data_dir, built
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1800)
+@pytest.mark.parametrize("engine", ENGINES_UNDER_TEST)
+def test_engine_builds_everything_and_matches_duckdb(
+    reference: tuple[Path, Built], engine: str, record_property: Callable[[str, object], None]
+) -> None:
+    data_dir, duckdb_build = reference
+    with SCRATCH[engine](data_dir) as (extra_env, options):
+        built = _build(engine, data_dir, {**_base_env(data_dir), **extra_env}, options)
+        record_property(f"{engine}_build_seconds", round(built.wall_seconds, 1))
+        record_property("duckdb_build_seconds", round(duckdb_build.wall_seconds, 1))
+        started = time.perf_counter()
+        reference_engine = load_engine("duckdb", **duckdb_build.options)
+        other = load_engine(engine, **options)
+        try:
+            result = compare_engines(reference_engine, other)
+        finally:
+            reference_engine.close()
+            other.close()
+        print(f"comparison duckdb vs {engine}: {time.perf_counter() - started:.1f} s")
+    report = format_report("duckdb", engine, result)
+    print(report)
+    assert not any(result.values()), report
+    rows = {mart: len(load_engine("duckdb", **duckdb_build.options).fetch(f"select * from marts.{mart}")[1])
+            for mart in result}  # fmt: skip
+    assert all(rows.values()), f"empty marts compared: {rows}"
+
+
+def test_comparison_names_mart_key_and_column() -> None:
+    columns = ["customer_id", "net_revenue", "retention_rate", "rfm_segment", "first_purchase_date"]
+    reference = (
+        columns,
+        [
+            ("C1", Decimal("10.0000"), 0.5, "Champions", dt.date(2024, 1, 1)),
+            ("C2", Decimal("3.3300"), None, "Lost", None),
+            ("C3", Decimal("1.0000"), 0.25, "New", None),
+        ],
+    )
+    other = (
+        [c.upper() for c in columns],  # engines may report upper-case names
+        [
+            ("C1", Decimal("10.004"), 0.5 + 1e-12, "Champions", dt.date(2024, 1, 1)),  # same to the cent
+            ("C2", Decimal("3.3400"), 1e-12, "Lost", None),  # a cent off; a ratio where none was
+            ("C4", Decimal("1.0000"), 0.25, "New", None),  # C3 missing, C4 extra
+        ],
+    )
+    found = {(m.key, m.column) for m in compare_tables("dim_customers", ("customer_id",), reference, other)}
+    assert found == {
+        (("C2",), "net_revenue"),
+        (("C2",), "retention_rate"),
+        (("C3",), "<row>"),
+        (("C4",), "<row>"),
+    }
+    mismatch = compare_tables("dim_customers", ("customer_id",), reference, other)[0]
+    assert "dim_customers[" in str(mismatch)
+    shifted = (columns, [("C1", Decimal("10.0000"), 0.5 + 1e-6, "Champions", dt.date(2024, 1, 1))])
+    (ratio,) = compare_tables("dim_customers", ("customer_id",), (columns, reference[1][:1]), shifted)
+    assert ratio.column == "retention_rate"
+
+
+@pytest.mark.postgres
+def test_copy_to_postgres_keeps_nulls_empty_strings_and_exact_types(tmp_path: Path) -> None:
+    """COPY round trip: NULL vs '' and quotes/newlines, decimals, dates, timestamptz, booleans."""
+    pytest.importorskip("psycopg2", reason="the postgres extra is not installed")
+    from crm.engines.pg_copy import TransferError, copy_duckdb_to_postgres, copy_postgres_to_duckdb
+
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    con.execute(
+        "create table t as select * from (values "
+        "(1, 'plain', 1.2345::decimal(18,4), date '2024-02-29',"
+        " timestamptz '2024-01-01 10:00:00.123456+00', true),"
+        "(2, '', -0.0001::decimal(18,4), null, null, false),"
+        "(3, null, null, date '1900-01-01', timestamptz '2025-12-31 23:59:59+08', null),"
+        "(4, 'say \"hi\", then\nleave', 12::decimal(18,4), date '2024-01-01', null, true)"
+        ") as v(id, s, d, day, ts, flag)"
+    )
+    expected = con.execute("select * from t order by id").fetchall()
+    with postgres_scratch(tmp_path) as (_, options):
+        from crm.engines.postgres import PostgresSettings
+
+        settings = PostgresSettings.from_url(options["url"])
+        pg = settings.connect()
+        try:
+            assert copy_duckdb_to_postgres(con, "select * from t", pg, "raw", "t", batch_rows=2) == 4
+            with pg.cursor() as cur:
+                cur.execute("select id, s, d, day, ts, flag from raw.t order by id")
+                shipped = cur.fetchall()
+            pg.rollback()
+            assert [row[:4] + row[5:] for row in shipped] == [row[:4] + row[5:] for row in expected]
+            assert [row[4] for row in shipped] == [row[4] for row in expected]
+            assert copy_postgres_to_duckdb(pg, "raw", "t", con, "back") == 4
+            assert con.execute("select * from back order by id").fetchall() == expected
+            with pytest.raises(TransferError, match="INTERVAL"):
+                copy_duckdb_to_postgres(con, "select interval 1 day as i", pg, "raw", "bad")
+        finally:
+            pg.close()
