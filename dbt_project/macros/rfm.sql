@@ -10,7 +10,7 @@
         1 + cast(floor(
             5 * percent_rank() over (
                 partition by {{ partition_by }}
-                order by {{ value }} {{ 'asc' if higher_is_better else 'desc' }}
+                order by {{ value }} {{ 'asc' if higher_is_better else 'desc' }} nulls last
             )
         ) as {{ dbt.type_int() }})
     )

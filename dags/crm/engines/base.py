@@ -34,8 +34,10 @@ class IdentityIO(Protocol):
 class Engine(Protocol):
     """One dbt target the project builds on."""
 
-    #: Registry name, also the dbt target name in dbt_project/profiles.yml.
+    #: Registry name (crm.engines.ENGINES).
     name: str
+    #: The dbt target in dbt_project/profiles.yml.
+    dbt_target: str
     #: True when the adapter runs the identity Python models itself (one ``dbt build`` suffices).
     runs_python_models: bool
 

@@ -18,7 +18,7 @@ answers as (
         marketing_consent,
         row_number() over (
             partition by customer_id
-            order by card_received_date desc, _loaded_at desc, card_id desc
+            order by card_received_date desc nulls last, _loaded_at desc nulls last, card_id desc nulls last
         ) as answer_rank
 
     from reply_cards

@@ -21,11 +21,17 @@ responses_before_reference as (
         responses.*,
         row_number() over (
             partition by responses.customer_id
-            order by responses.survey_date desc, responses._loaded_at desc, responses.response_id desc
+            order by
+                responses.survey_date desc nulls last,
+                responses._loaded_at desc nulls last,
+                responses.response_id desc nulls last
         ) as recency_rank,
         row_number() over (
             partition by responses.customer_id, responses.leave_reason is null
-            order by responses.survey_date desc, responses._loaded_at desc, responses.response_id desc
+            order by
+                responses.survey_date desc nulls last,
+                responses._loaded_at desc nulls last,
+                responses.response_id desc nulls last
         ) as reason_recency_rank
 
     from responses

@@ -152,7 +152,7 @@ strongest_edge as (
                     when 'email' then 3
                     else 4
                 end,
-                match_probability desc
+                match_probability desc nulls last
         ) as edge_rank
     from incident_edges
 

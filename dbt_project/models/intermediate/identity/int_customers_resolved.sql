@@ -63,12 +63,20 @@ ranked as (
         {%- for attribute in attributes %}
             row_number() over (
                 partition by customer_id, {{ attribute }} is null
-                order by last_seen_date desc, record_date desc, source desc, source_record_id desc
+                order by
+                    last_seen_date desc nulls last,
+                    record_date desc nulls last,
+                    source desc nulls last,
+                    source_record_id desc nulls last
             ) as {{ attribute }}_recency,
         {%- endfor %}
         row_number() over (
             partition by customer_id, marketing_consent is null
-            order by last_seen_date desc, record_date desc, source desc, source_record_id desc
+            order by
+                last_seen_date desc nulls last,
+                record_date desc nulls last,
+                source desc nulls last,
+                source_record_id desc nulls last
         ) as marketing_consent_recency
     from customer_records
 

@@ -29,7 +29,10 @@ lines_before_reference as (
         order_lines.*,
         row_number() over (
             partition by order_lines.sku
-            order by order_lines.order_date desc, order_lines._loaded_at desc, order_lines.order_line_id desc
+            order by
+                order_lines.order_date desc nulls last,
+                order_lines._loaded_at desc nulls last,
+                order_lines.order_line_id desc nulls last
         ) as line_recency
 
     from order_lines
