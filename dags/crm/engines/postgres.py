@@ -125,6 +125,24 @@ def pii_salt_options(salt: str | None = None) -> str:
     return f"-c {PII_SALT_SETTING}={escaped}"
 
 
+def with_pii_salt(pgoptions: str, salt: str | None = None) -> str:
+    """``PGOPTIONS`` keeping the caller's other options and replacing any earlier salt setting."""
+    kept: list[str] = []
+    tokens = pgoptions.split()
+    index = 0
+    while index < len(tokens):
+        part = tokens[index]
+        if part == "-c" and index + 1 < len(tokens):
+            if not tokens[index + 1].startswith(f"{PII_SALT_SETTING}="):
+                kept += [part, tokens[index + 1]]
+            index += 2
+            continue
+        if not part.startswith(f"-c{PII_SALT_SETTING}="):
+            kept.append(part)
+        index += 1
+    return " ".join([*kept, pii_salt_options(salt)])
+
+
 @contextmanager
 def duckdb_reader(warehouse: Path) -> Iterator[duckdb.DuckDBPyConnection]:
     if not warehouse.exists():
@@ -254,7 +272,10 @@ class PostgresEngine:
         return cls(settings=settings, pii_salt=pii_salt)
 
     def dbt_env(self) -> dict[str, str]:
-        return {**self.settings.dbt_env(), "PGOPTIONS": pii_salt_options(self.pii_salt)}
+        return {
+            **self.settings.dbt_env(),
+            "PGOPTIONS": with_pii_salt(os.environ.get("PGOPTIONS", ""), self.pii_salt),
+        }
 
     def ship_raw(self, warehouse: Path) -> dict[str, int]:
         warn_unless_code_point_collation(self.settings)
