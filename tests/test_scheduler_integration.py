@@ -1,9 +1,12 @@
 """A real Airflow 3 on loopback runs the whole pipeline, driven through the REST API as a client would.
 
-api-server, scheduler, dag-processor and triggerer run as separate processes (LocalExecutor) with an
-isolated AIRFLOW_HOME, on PostgreSQL metadata (a fresh database on ``$CRM_TEST_POSTGRES_URL``,
-dropped afterwards) and on SQLite. The test posts a ``crm_ingest`` run; ``crm_transform`` must then
-be started by the raw assets' events and ``crm_publish`` by the marts asset, and all three succeed.
+api-server, scheduler, dag-processor and triggerer run as separate processes with an isolated
+AIRFLOW_HOME, in three set-ups: LocalExecutor on PostgreSQL metadata (a fresh database on
+``$CRM_TEST_POSTGRES_URL``, dropped afterwards), LocalExecutor on SQLite, and CeleryExecutor (the
+docker-compose ``celery`` profile) with a separate ``airflow celery worker`` process, Redis as the broker
+(``$CRM_TEST_REDIS_URL``, on a queue of its own) and PostgreSQL for metadata and Celery results. The test
+posts a ``crm_ingest`` run; ``crm_transform`` must then be started by the raw assets' events and
+``crm_publish`` by the marts asset, and all three succeed.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500)]
 
 DAG_IDS = ("crm_ingest", "crm_transform", "crm_publish")
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 #: Upper bounds for each stage on the shared 2-core CI machine.
 STARTUP_TIMEOUT_S = 180
 RUN_TIMEOUT_S = {"crm_ingest": 240, "crm_transform": 900, "crm_publish": 240}
@@ -121,6 +125,32 @@ def _postgres_database(request: pytest.FixtureRequest) -> str:
     return server_url.set(database=name).render_as_string(hide_password=False)
 
 
+def _redis_broker(queue: str) -> str:
+    """The Redis broker URL for the Celery set-up (skips when Redis is unreachable, like PostgreSQL)."""
+    import redis
+
+    url = os.environ.get("CRM_TEST_REDIS_URL", DEFAULT_REDIS_URL)
+    client = redis.Redis.from_url(url, socket_connect_timeout=5)
+    try:
+        client.ping()
+    except redis.exceptions.ConnectionError as exc:
+        pytest.skip(f"Redis at {url} unreachable: {exc}")
+    finally:
+        client.close()
+    return url
+
+
+def _drop_celery_queue(broker_url: str, queue: str) -> None:
+    """Remove what the test's queue left in Redis (nothing, when every task ran)."""
+    import redis
+
+    client = redis.Redis.from_url(broker_url, socket_connect_timeout=5)
+    try:
+        client.delete(queue, *client.keys(f"{queue}\x06\x16*"))
+    finally:
+        client.close()
+
+
 def _run(cluster: Cluster, *args: str, timeout: float = 600) -> str:
     out = subprocess.run(args, env=cluster.env, capture_output=True, text=True, timeout=timeout, check=False)
     if out.returncode:
@@ -130,13 +160,14 @@ def _run(cluster: Cluster, *args: str, timeout: float = 600) -> str:
     return out.stdout
 
 
-@pytest.fixture(params=["postgres", "sqlite"])
+@pytest.fixture(params=["postgres", "sqlite", "celery"])
 def cluster(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Cluster]:
     from crm.sample_data import GenerationConfig, generate
 
     home, data_dir = tmp_path / "airflow_home", tmp_path / "data"
     home.mkdir()
-    conn = _postgres_database(request) if request.param == "postgres" else f"sqlite:///{home / 'airflow.db'}"
+    celery = request.param == "celery"
+    conn = f"sqlite:///{home / 'airflow.db'}" if request.param == "sqlite" else _postgres_database(request)
     port = _free_port()
     password = secrets.token_urlsafe(16)
     (home / "passwords.json").write_text(json.dumps({"ci": password}), encoding="utf-8")
@@ -147,7 +178,7 @@ def cluster(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Cluster]
         "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_ROOT / "dags"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
-        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+        "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor" if celery else "LocalExecutor",
         "AIRFLOW__CORE__PARALLELISM": "6",
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{base_url}/execution/",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "ci:admin",
@@ -176,6 +207,17 @@ def cluster(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Cluster]
     }
     env.pop("CRM_DBT_MANIFEST_PATH", None)
     env.pop("CRM_SERVING_POSTGRES_URL", None)
+    if celery:
+        # A queue of the test's own: nothing another run left in Redis reaches this worker.
+        queue = f"crm_it_{secrets.token_hex(4)}"
+        broker = _redis_broker(queue)
+        env |= {
+            "AIRFLOW__CELERY__BROKER_URL": broker,
+            "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + conn,
+            "AIRFLOW__OPERATORS__DEFAULT_QUEUE": queue,
+            "AIRFLOW__CELERY__WORKER_CONCURRENCY": "4",
+        }
+        request.addfinalizer(lambda: _drop_celery_queue(broker, queue))
     cluster = Cluster(home, data_dir, env, base_url, conn, password, request.param)
     request.addfinalizer(cluster.stop)
 
@@ -189,6 +231,8 @@ def cluster(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Cluster]
     cluster.start("dag-processor")
     cluster.start("scheduler")
     cluster.start("triggerer")
+    if celery:
+        cluster.start("celery", "worker", "--queues", env["AIRFLOW__OPERATORS__DEFAULT_QUEUE"])
     yield cluster
 
 
@@ -326,7 +370,14 @@ def test_real_scheduler_runs_the_pipeline_from_the_rest_api(cluster: Cluster) ->
     for dag_id, runs in (("crm_transform", transforms), ("crm_publish", publishes)):
         assert {r["run_type"] for r in runs} == {"asset_triggered"}, f"{dag_id}: {runs}"
     last = max(transforms, key=lambda r: r["run_after"])
-    states = {t["task_id"]: t["state"] for t in api.task_instances("crm_transform", last["dag_run_id"])}
+    instances = api.task_instances("crm_transform", last["dag_run_id"])
+    states = {t["task_id"]: t["state"] for t in instances}
+    if cluster.variant == "celery":
+        # Every task went through the test's Celery queue, and the worker process ran them.
+        queue = cluster.env["AIRFLOW__OPERATORS__DEFAULT_QUEUE"]
+        assert {t["queue"] for t in instances} == {queue}, {t["queue"] for t in instances}
+        worker_log = cluster.log("celery").read_text(errors="replace")
+        assert "succeeded in" in worker_log, worker_log[-3000:]
     assert states["fit_clv"] == states["refresh_clv_dependants"] == "success"
     assert states["dbt_build.dim_customers.run"] == states["dbt_build.dim_customers.test"] == "success"
     assert sum(task_id.startswith("dbt_build.") for task_id in states) > 50, sorted(states)
