@@ -174,8 +174,8 @@ def _csv_records(path: Path, source: str, encoding: str, delimiter: str, header_
                     f"{path.name}: line {start_line}: {exc} (rule: CSV fields must be properly quoted; "
                     f"{record} records were read before it)",
                 ) from exc
-            if not any(cell.strip() for cell in cells):
-                continue  # blank line: not a record
+            if not "".join(cells).strip():
+                continue  # blank line (only whitespace in every cell): not a record
             if not header_seen:
                 header_seen, header_len = True, len(cells)
                 continue
