@@ -46,29 +46,47 @@ def _memo(name: str) -> dict[str, object]:
     return memo
 
 
-def _map_distinct(series: pd.Series, func: Callable[[object], object], memo: str | None = None) -> pd.Series:
-    """Apply ``func`` to each distinct value once and broadcast the results.
+def _apply(values: list[object], func: Callable[[object], object], memo: str | None = None) -> list[object]:
+    """``func`` of every value; ``None`` stays ``None`` (missing) without calling ``func``.
 
     With ``memo``, results for text values are remembered under that name for later batches (only
     ``str`` keys: ``1``, ``1.0`` and ``True`` are equal dict keys but normalise differently).
     """
-    codes, uniques = pd.factorize(series, use_na_sentinel=True)
     if memo is None:
-        mapped = [func(value) for value in uniques]
-    else:
-        known = _memo(memo)
-        mapped = []
-        for value in uniques:
-            if type(value) is str:
-                try:
-                    result = known[value]
-                except KeyError:
-                    result = known[value] = func(value)
-            else:
-                result = func(value)
-            mapped.append(result)
-    values = pd.Series([*mapped, None], dtype=object)  # last slot serves the NA sentinel (-1)
-    return pd.Series(values.to_numpy()[codes], index=series.index, dtype=object)
+        return [None if value is None else func(value) for value in values]
+    known = _memo(memo)
+    mapped: list[object] = []
+    for value in values:
+        if value is None:
+            result = None
+        elif type(value) is str:
+            try:
+                result = known[value]
+            except KeyError:
+                result = known[value] = func(value)
+        else:
+            result = func(value)
+        mapped.append(result)
+    return mapped
+
+
+class _Distinct:
+    """One column factorised once: the functions run on its distinct values, results are broadcast."""
+
+    def __init__(self, series: pd.Series) -> None:
+        self.index = series.index
+        self.codes, uniques = pd.factorize(series, use_na_sentinel=True)
+        self.values: list[object] = list(uniques)
+
+    def broadcast(self, mapped: list[object]) -> pd.Series:
+        values = pd.Series([*mapped, None], dtype=object)  # last slot serves the NA sentinel (-1)
+        return pd.Series(values.to_numpy()[self.codes], index=self.index, dtype=object)
+
+
+def _map_distinct(series: pd.Series, func: Callable[[object], object], memo: str | None = None) -> pd.Series:
+    """Apply ``func`` to each distinct value once and broadcast the results."""
+    distinct = _Distinct(series)
+    return distinct.broadcast(_apply(distinct.values, func, memo))
 
 
 def classify_ref(value: object) -> tuple[str, str] | None:
@@ -100,53 +118,63 @@ def _lookup(field: Field) -> dict[str, str]:
     return _LOOKUPS[key]
 
 
-def _typed(field: Field, cleaned: pd.Series) -> pd.Series:
+def _typed(field: Field, values: list[object]) -> tuple[list[object], str | None]:
+    """The typed values of ``values`` (distinct cleaned text, or raw cells for dates) and the dtype."""
     if field.kind == "date":
-        dates = _map_distinct(cleaned, parse_date, "date")
-        return pd.to_datetime(dates, errors="coerce")
+        return _apply(values, parse_date, "date"), None
     if field.kind == "int":
-        return _map_distinct(cleaned, parse_int, "int").astype("Int64")
+        return _apply(values, parse_int, "int"), "Int64"
     if field.kind == "decimal":
         if field.max_value == 1:
-            return _map_distinct(cleaned, parse_rate, "rate").astype("Float64")
-        return _map_distinct(cleaned, parse_decimal, "decimal").astype("Float64")
+            return _apply(values, parse_rate, "rate"), "Float64"
+        return _apply(values, parse_decimal, "decimal"), "Float64"
     if field.kind == "bool":
         lookup = _lookup(field)
-        parsed = _map_distinct(cleaned, lambda v: parse_bool(v, lookup), f"bool:{id(field.vocabulary)}")
-        return parsed.astype("boolean")
+        return _apply(values, lambda v: parse_bool(v, lookup), f"bool:{id(field.vocabulary)}"), "boolean"
     if field.kind == "label":
         lookup = _lookup(field)
-        return _map_distinct(cleaned, lambda v: parse_label(v, lookup), f"label:{id(field.vocabulary)}")
+        return _apply(values, lambda v: parse_label(v, lookup), f"label:{id(field.vocabulary)}"), None
     raise ValueError(f"not a typed kind: {field.kind}")
 
 
 def normalise_frame(source: str, batch: pd.DataFrame) -> pd.DataFrame:
-    """Canonical raw values in, validated-to-be typed frame out (same index: the source row numbers)."""
+    """Canonical raw values in, validated-to-be typed frame out (same index: the source row numbers).
+
+    Each input column is factorised once; the cleaning and parsing functions are composed on its
+    distinct values (``f(clean_text(v))`` per distinct ``v``) and the results broadcast to the rows.
+    """
     out: dict[str, pd.Series] = {}
     for field in FIELDS[source]:
         if field.name in batch.columns:
             original = batch[field.name]
         else:
             original = pd.Series([None] * len(batch), index=batch.index, dtype=object)
-        cleaned = _map_distinct(original, clean_text)
+        distinct = _Distinct(original)
+        cleaned_values = _apply(distinct.values, clean_text)
+        cleaned = distinct.broadcast(cleaned_values)
         if field.kind in TYPED_KINDS:
             # Dates from XLSX cells arrive as datetime objects: parse them before text cleaning.
-            out[field.name] = _typed(field, original if field.kind == "date" else cleaned)
+            typed_values, dtype = _typed(field, distinct.values if field.kind == "date" else cleaned_values)
+            typed = distinct.broadcast(typed_values)
+            if field.kind == "date":
+                out[field.name] = pd.to_datetime(typed, errors="coerce")
+            else:
+                out[field.name] = typed if dtype is None else typed.astype(dtype)
             out[f"{field.name}__raw"] = cleaned
             continue
         if field.kind == "email":
-            out[field.name] = _map_distinct(cleaned, clean_email, "email")
+            out[field.name] = distinct.broadcast(_apply(cleaned_values, clean_email, "email"))
         elif field.kind == "name":
             out[field.name] = cleaned
-            out[f"{field.name}_norm"] = _map_distinct(cleaned, name_key, "name_key")
+            out[f"{field.name}_norm"] = distinct.broadcast(_apply(cleaned_values, name_key, "name_key"))
         elif field.kind == "phone":
             out[field.name] = cleaned
-            out[f"{field.name}_e164"] = _map_distinct(cleaned, phone_to_e164, "phone")
+            out[f"{field.name}_e164"] = distinct.broadcast(_apply(cleaned_values, phone_to_e164, "phone"))
         elif field.kind == "ref":
-            refs = _map_distinct(cleaned, classify_ref, "ref")
+            refs = _apply(cleaned_values, classify_ref, "ref")
             out[field.name] = cleaned
-            out[f"{field.name}_type"] = refs.map(lambda r: None if r is None else r[0])
-            out[f"{field.name}_norm"] = refs.map(lambda r: None if r is None else r[1])
+            out[f"{field.name}_type"] = distinct.broadcast([None if r is None else r[0] for r in refs])
+            out[f"{field.name}_norm"] = distinct.broadcast([None if r is None else r[1] for r in refs])
         else:
             out[field.name] = cleaned
     return pd.DataFrame(out, index=batch.index)
