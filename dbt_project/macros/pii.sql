@@ -4,9 +4,9 @@
     The salt comes from the environment variable CRM_PII_SALT. The default below exists only so a
     laptop can build without secrets; production and CI must set CRM_PII_SALT (hashes made with the
     dev salt are not comparable to production ones). On DuckDB the salt is passed as a session
-    variable (see duckdb__pii_hash) and on PostgreSQL as a session setting (postgres__pii_hash); the
-    other adapters still render it as a literal, so their target/ artefacts must be treated as
-    secret until they get the same treatment. -#}
+    variable (see duckdb__pii_hash), on PostgreSQL as a session setting (postgres__pii_hash) and on
+    Spark as a session conf (spark__pii_hash); other adapters render it as a literal, so their
+    target/ artefacts must be treated as secret until they get the same treatment. -#}
 
 {% macro pii_salt() -%}
     {%- set salt = env_var('CRM_PII_SALT', 'crm-dev-only-insecure-salt') -%}

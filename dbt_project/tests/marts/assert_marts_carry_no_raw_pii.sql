@@ -1,7 +1,7 @@
 {#- Marts never publish raw personal data: no mart column may be named like a raw PII column
     (phone, e-mail, names, id numbers, birth date, address, the typed customer reference), and no
     masked or hashed value may equal a raw phone or e-mail. Returns the offending columns / values.
-    Portable SQL (information_schema, equi-joins): runs unchanged on DuckDB and PostgreSQL. -#}
+    Portable SQL (catalog columns via catalog_columns_sql, equi-joins): DuckDB, PostgreSQL, Spark. -#}
 {%- set forbidden = [
     'phone', 'phone_e164', 'email', 'name', 'name_norm', 'display_name', 'respondent_name',
     'respondent_name_norm', 'member_id', 'id_number', 'birth_date', 'address', 'address_norm',
@@ -11,12 +11,7 @@ with
 
 mart_columns as (
 
-    select
-        table_name,
-        column_name
-
-    from information_schema.columns
-    where lower(table_schema) = 'marts'
+    {{ catalog_columns_sql('marts') }}
 
 ),
 

@@ -107,13 +107,13 @@ final as (
         cast(per_customer.frequency as integer) as frequency,
         cast(
             {{ dbt.datediff('per_customer.first_purchase_date', 'per_customer.last_purchase_date', 'day') }}
-            as double precision
+            as {{ type_ratio() }}
         ) / {{ period_days }} as recency,
         cast(
             {{ dbt.datediff('per_customer.first_purchase_date', 'calibration.calibration_end_date', 'day') }}
-            as double precision
+            as {{ type_ratio() }}
         ) / {{ period_days }} as tenure,
-        cast(coalesce(per_customer.mean_repeat_amount, 0) as double precision) as monetary_value,
+        cast(coalesce(per_customer.mean_repeat_amount, 0) as {{ type_ratio() }}) as monetary_value,
         per_customer.first_purchase_date,
         per_customer.last_purchase_date,
         calibration.calibration_end_date,

@@ -43,7 +43,7 @@ ranked as (
     select
         customer_id,
         net_revenue,
-        rank() over (order by net_revenue desc) as revenue_rank,
+        cast(rank() over (order by net_revenue desc) as {{ dbt.type_bigint() }}) as revenue_rank,  -- int on Spark
         count(*) over () as revenue_customer_count,
         sum(net_revenue) over () as total_revenue,
         -- default frame (range ... current row) includes tied peers
