@@ -226,3 +226,35 @@ def test_copy_to_postgres_keeps_nulls_empty_strings_and_exact_types(tmp_path: Pa
                 copy_duckdb_to_postgres(con, "select interval 1 day as i", pg, "raw", "bad")
         finally:
             pg.close()
+
+
+def test_phase_check_rejects_missing_and_repeated_nodes() -> None:
+    from crm.engines.build import BuildError, BuildReport, PhaseResult, check_complete
+
+    expected = {"model.p.a", "test.p.t", "unit_test.p.a.u"}
+    complete = BuildReport(
+        "x", [PhaseResult("1", 1.0, ["model.p.a"]), PhaseResult("5", 1.0, ["test.p.t", "unit_test.p.a.u"])]
+    )
+    check_complete(complete, expected)
+    missing = BuildReport("x", [PhaseResult("1", 1.0, ["model.p.a"])])
+    with pytest.raises(BuildError, match=r"2 never ran"):
+        check_complete(missing, expected)
+    repeated = BuildReport("x", [*complete.phases, PhaseResult("6", 1.0, ["test.p.t"])])
+    with pytest.raises(BuildError, match=r"1 ran twice \['test.p.t'\]"):
+        check_complete(repeated, expected)
+
+
+def test_postgres_settings_and_salt_options() -> None:
+    from crm.engines.postgres import PostgresSettings, with_pii_salt
+
+    settings = PostgresSettings.from_url("postgresql://crm:p%40ss@db.example:6543/warehouse")
+    assert (settings.host, settings.port, settings.user, settings.password, settings.dbname) == (
+        "db.example", 6543, "crm", "p@ss", "warehouse",
+    )  # fmt: skip
+    assert PostgresSettings.from_url(settings.url) == settings
+    assert settings.dbt_env()["CRM_PG_PORT"] == "6543"
+    with pytest.raises(ValueError, match="not a PostgreSQL URL"):
+        PostgresSettings.from_url("mysql://x@y/z")
+    assert with_pii_salt("-c search_path=x -c crm.pii_salt=old", "new salt") == (
+        "-c search_path=x -c crm.pii_salt=new\\ salt"
+    )
