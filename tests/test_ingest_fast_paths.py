@@ -1,0 +1,164 @@
+"""The ingestion fast paths give exactly what the straightforward code gives.
+
+- CSV chunks built column-wise from the cells (``readers._split_cells``) equal the record-wise ones
+  (``readers._split_records``), bad rows and chunk boundaries included;
+- the normalisers' cross-chunk memo returns what a fresh computation returns, and never mixes up
+  ``1``, ``1.0``, ``True`` and ``"1"``;
+- the dtypes handed to GX (``validation.vectorisable``) keep every value and every missing value, and
+  GX finds the same unexpected rows either way.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from crm.ingest import readers
+from crm.ingest.errors import BadRow
+from crm.ingest.validation import BatchValidator, vectorisable
+from crm.normalise import frame as normalise
+
+POSITIONS = {"order_id": 0, "sku": 2, "customer_ref": 3}
+EXPECTATIONS = Path(__file__).resolve().parents[1] / "expectations"
+
+
+def _records(rows: list[tuple[int, list[str] | None, BadRow | None]]):
+    for row, cells, bad in rows:
+        values = None if cells is None else {c: cells[p] for c, p in POSITIONS.items()}
+        yield row, values, bad
+
+
+def _chunks_equal(left: list[readers.Chunk], right: list[readers.Chunk]) -> None:
+    assert len(left) == len(right)
+    for a, b in zip(left, right, strict=True):
+        pd.testing.assert_frame_equal(a.frame, b.frame)
+        assert a.frame.index.name == b.frame.index.name
+        assert a.bad_rows == b.bad_rows
+
+
+@pytest.mark.parametrize("chunk_rows", [1, 2, 3, 100])
+def test_cells_chunks_equal_record_chunks(chunk_rows: int) -> None:
+    long = "x" * (readers.MAX_FIELD_CHARS + 1)
+    rows: list[tuple[int, list[str] | None, BadRow | None]] = [
+        (1, ["SO-1", "ignored", "SKU-1", "M00001234"], None),
+        (2, None, BadRow(2, "wrong_column_count", "expected 4 fields, found 3", {"raw_line": "a,b,c"})),
+        (3, ["SO-2", long, "SKU-2", "0912-345-678"], None),  # over-long cell in an unmapped column: kept
+        (4, ["SO-3", "", long, "陳大文"], None),  # over-long mapped cell: a bad row
+        (5, ["SO-4", "", "SKU-4", " "], None),
+    ]
+    expected = list(readers._split_records(_records(rows), chunk_rows))
+    actual = list(readers._split_cells(iter(rows), chunk_rows, POSITIONS))
+    _chunks_equal(actual, expected)
+    assert [b.reason_code for c in actual for b in c.bad_rows] == ["wrong_column_count", "field_too_long"]
+
+
+def test_cells_chunks_of_a_header_only_file() -> None:
+    expected = list(readers._split_records(iter([]), 10))
+    actual = list(readers._split_cells(iter([]), 10, POSITIONS))
+    _chunks_equal(actual, expected)
+    assert len(actual) == 1 and actual[0].frame.empty
+
+
+def test_csv_reader_skips_whitespace_only_lines(tmp_path: Path) -> None:
+    path = tmp_path / "sales.csv"
+    header = (
+        "order_id,line_no,order_date,customer_ref,sku,product_name,category,quantity,unit_price,"
+        "unit_cost,discount,channel,salesperson,original_order_id\n"
+    )
+    path.write_text(
+        header
+        + "SO-1,1,2024-01-05,M00001234,SKU-1,p,c,1,100,50,0,store,,\n"
+        + " , ,\t, , , , , , , , , , , \n\n"
+        + "SO-2,1,2024-01-06,x,SKU-2,p,c,1,5,1,0,store,,\n",
+        encoding="utf-8",
+    )
+    chunk = next(readers.open_file(path, "sales", 100).chunks())
+    assert chunk.frame.index.tolist() == [1, 2]  # record numbers do not count blank lines
+    assert chunk.frame["order_id"].tolist() == ["SO-1", "SO-2"]
+    assert chunk.bad_rows == []
+
+
+def _batch(quantities: list[object]) -> pd.DataFrame:
+    rows = pd.Index(range(1, len(quantities) + 1), name="_source_row")
+    data = {"order_id": [f"SO-{n}" for n in rows], "quantity": quantities, "order_date": quantities}
+    return pd.DataFrame(data, index=rows, dtype=object)
+
+
+def test_memo_returns_fresh_results_and_keeps_types_apart(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(normalise, "_MEMO", {})
+    chunks = [_batch(["1", "2,000", "x"]), _batch([1.0, "True", "1"]), _batch([1, "2,000", 2.5])]
+    memoised = [normalise.normalise_frame("sales", chunk) for chunk in chunks]
+    for chunk, result in zip(chunks, memoised, strict=True):
+        monkeypatch.setattr(normalise, "_MEMO", {})
+        pd.testing.assert_frame_equal(result, normalise.normalise_frame("sales", chunk))
+    assert memoised[1]["quantity__raw"].tolist() == ["1.0", "True", "1"]
+    assert memoised[2]["quantity__raw"].tolist() == ["1", "2,000", "2.5"]
+    assert memoised[0]["quantity"].tolist()[:2] == [1, 2000] and pd.isna(memoised[2]["quantity"].iloc[2])
+
+
+def test_memo_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(normalise, "_MEMO", {})
+    monkeypatch.setattr(normalise, "MEMO_LIMIT", 3)
+    values = [f"{n}" for n in range(10)]
+    assert normalise._apply(values, int, "test") == list(range(10))
+    assert len(normalise._memo("test")) < 3  # emptied on reaching the limit, then refilled
+
+
+def test_vectorisable_keeps_values_and_missing_values() -> None:
+    frame = pd.DataFrame(
+        {
+            "i": pd.array([1, None, 3], dtype="Int64"),
+            "big": pd.array([2**60, None, 1], dtype="Int64"),
+            "f": pd.array([0.5, None, 2.0], dtype="Float64"),
+            "d": pd.Series([dt.datetime(2024, 1, 2), None, dt.datetime(2025, 3, 4)], dtype="datetime64[s]"),
+            "far": pd.Series([dt.datetime(9999, 1, 1), None, None], dtype="datetime64[s]"),
+            "b": pd.array([True, None, False], dtype="boolean"),
+            "s": ["a", None, "c"],
+        }
+    )
+    view = vectorisable(frame)
+    assert str(view["i"].dtype) == "float64" and str(view["f"].dtype) == "float64"
+    assert str(view["d"].dtype) == "datetime64[ns]"
+    assert view["big"].dtype == frame["big"].dtype  # not exact as float64: left alone
+    assert view["far"].dtype == frame["far"].dtype  # outside the nanosecond range: left alone
+    assert view["b"].dtype == frame["b"].dtype and view["s"].dtype == frame["s"].dtype
+    for name in frame.columns:
+        assert view[name].isna().tolist() == frame[name].isna().tolist()
+        assert view[name].dropna().tolist() == frame[name].dropna().tolist()
+
+
+def test_gx_finds_the_same_rows_with_vectorised_dtypes(monkeypatch: pytest.MonkeyPatch) -> None:
+    rows = pd.Index([1, 2, 3, 4, 5, 6], name="_source_row")
+    batch = pd.DataFrame(
+        {
+            "order_id": ["SO-1", "SO-2", "SO-3", "SO-4", "SO-5", "SO-6"],
+            "line_no": ["1", "0", "2", "1", "x", "1"],
+            "order_date": ["2024-01-05", "2024-01-05", "1999-12-31", "2099-01-01", "2024-02-01", ""],
+            "customer_ref": ["M00001234"] * 6,
+            "sku": ["SKU-1"] * 6,
+            "quantity": ["1", "-1", "0", "2", "1", "1"],
+            "unit_price": ["100", "-5", "100", "100", "100", "100"],
+            "unit_cost": ["50", "50", "-1", "50", "50", "50"],
+            "discount": ["0", "150%", "0.1", "0", "0", "0"],
+        },
+        index=rows,
+        dtype=object,
+    )
+    frame = normalise.normalise_frame("sales", batch)
+    frame["_duplicate_of"] = pd.Series([None] * len(frame), index=frame.index, dtype=object)
+    frame["_price_ratio"] = pd.array([1.0, 1.0, 1.0, 9.0, None, 1.0], dtype="Float64")
+    validator = BatchValidator(EXPECTATIONS, None, today=dt.date(2026, 1, 1))
+    vectorised = validator.validate("sales", frame, run_name="vectorised")
+    from crm.ingest import validation
+
+    monkeypatch.setattr(validation, "vectorisable", lambda f: f)
+    as_is = validator.validate("sales", frame, run_name="as-is")
+    assert dict(vectorised.row_failures) == dict(as_is.row_failures)
+    assert vectorised.stats == as_is.stats
+    failed = {row: sorted(f.reason_code for f in fs) for row, fs in vectorised.row_failures.items()}
+    assert "line_no_out_of_range" in failed[2] and "unit_price_out_of_range" in failed[2]
+    assert "order_date_out_of_range" in failed[3] and "order_date_out_of_range" in failed[4]
+    assert "price_outlier" in failed[4]
