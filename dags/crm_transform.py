@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, Param, dag, get_current_context, task
 
-from crm.orchestration.assets import MARTS_ASSET, RAW_BATCH_ASSET, WRITER_POOL
+from crm.config import warehouse_engine
+from crm.orchestration.assets import MARTS_ASSET, RAW_BATCH_ASSET, WRITER_POOL, engine_marts_asset
 from crm.orchestration.dbt_tasks import GROUP_ID, dbt_task_group, dbt_vars_json
 from crm.orchestration.defaults import DEFAULT_ARGS, START_DATE, TIMEZONE
 
@@ -29,7 +30,14 @@ for the run's data interval end, `latest` for the day after the newest order, or
 
 Failed data tests fail without retries (a retry cannot fix data); transient errors of the other
 tasks retry with exponential backoff. See docs/orchestration.md.
+
+With `CRM_WAREHOUSE_ENGINE=postgres` or `spark` (read when the DAG is parsed) the DAG is one task,
+`engine_build`: it ships the validated raw tables to that engine (COPY / Parquet external tables)
+and builds the same dbt project there in phases around the identity step (docs/engines.md). BI
+tools read the marts on that engine; the CLV fit and `crm_publish` stay with the DuckDB default.
 """
+
+ENGINE = warehouse_engine()
 
 
 @dag(
@@ -53,6 +61,24 @@ tasks retry with exponential backoff. See docs/orchestration.md.
     user_defined_macros={"crm_dbt_vars": dbt_vars_json},
 )
 def crm_transform() -> None:
+    if ENGINE != "duckdb":
+
+        @task(
+            pool=WRITER_POOL,
+            outlets=[engine_marts_asset(ENGINE)],
+            doc_md=f"Ship raw tables to {ENGINE} and `dbt build` the whole project there in phases.",
+        )
+        def engine_build() -> dict:
+            from crm.orchestration.tasks import engine_build, resolve_reference_date, run_end
+
+            context = get_current_context()
+            params = context["params"]
+            reference_date = resolve_reference_date(params.get("reference_date"), run_end(context["dag_run"]))
+            return engine_build(ENGINE, reference_date, full_refresh=bool(params.get("full_refresh")))
+
+        engine_build()
+        return
+
     dbt_build = dbt_task_group(writer_pool=WRITER_POOL, default_args=DEFAULT_ARGS)
     if dbt_build is None:
 

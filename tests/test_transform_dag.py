@@ -8,6 +8,7 @@ compares a checksum of every mart and snapshot table between the runs.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -274,3 +275,56 @@ def test_rerunning_a_past_interval_gives_the_same_warehouse(project: Project) ->
             "from marts.clv_model_runs"
         ).fetchall()
         assert len(runs) == 2 and runs[0] == runs[1]
+
+
+# --- another engine (CRM_WAREHOUSE_ENGINE) ------------------------------------------------------
+
+
+@pytest.mark.parametrize("engine", ["postgres", "spark"])
+def test_with_another_engine_the_dag_ships_raw_and_builds_there_in_one_task(
+    engine: str, tmp_path: Path
+) -> None:
+    parsed = _parse(_env(tmp_path / "data", tmp_path / "home", CRM_WAREHOUSE_ENGINE=engine))
+    assert parsed["errors"] == {}
+    assert set(parsed["tasks"]) == {"engine_build"}
+    task = parsed["tasks"]["engine_build"]
+    # Shipping reads the DuckDB warehouse: it waits for ingestion's writers like every writer does.
+    assert task["pool"] == "duckdb_writer"
+    # Its own asset: crm_publish (DuckDB copies) is not triggered by marts built elsewhere.
+    assert task["outlets"] == [f"marts.{engine}"]
+    assert parsed["heavy"] == []
+
+
+def test_an_unknown_engine_fails_the_dag_import_naming_the_variable(tmp_path: Path) -> None:
+    parsed = _parse(_env(tmp_path / "data", tmp_path / "home", CRM_WAREHOUSE_ENGINE="oracle"))
+    assert parsed["tasks"] == {}
+    (error,) = parsed["errors"].values()
+    assert "CRM_WAREHOUSE_ENGINE='oracle'" in error and "postgres" in error
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_the_transform_dag_builds_the_marts_on_postgres(project: Project) -> None:
+    """`airflow dags test crm_transform` with CRM_WAREHOUSE_ENGINE=postgres: raw shipped over COPY,
+    the whole project built and tested there, as of the run's interval."""
+    pytest.importorskip("psycopg2", reason="the postgres extra is not installed")
+    from crm.engines.postgres import PostgresSettings, temporary_database
+
+    server = PostgresSettings.from_url(
+        os.environ.get("CRM_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+    )
+    with temporary_database(server, prefix="crm_transform_it") as database:
+        env = project.env(CRM_WAREHOUSE_ENGINE="postgres", CRM_PG_URL=database.url)
+        out = _run([AIRFLOW, "dags", "test", "crm_transform", BACKFILL_LOGICAL_DATE], env, timeout=1200)
+        finished = re.findall(r"DagRun Finished: dag_id=crm_transform,.*?state=(\w+)", out)
+        assert finished == ["success"], out[-3000:]
+        assert "end task task_id=engine_build" in out, out[-3000:]
+        with contextlib.closing(database.connect()) as con, con.cursor() as cur:
+            cur.execute("select reference_date from intermediate.int_reference_dates_resolved")
+            assert cur.fetchall() == [(BACKFILL_AS_OF,)]
+            cur.execute("select count(*), count(distinct customer_id) from marts.dim_customers")
+            customers, distinct = cur.fetchone()
+            assert customers == distinct > 0
+    with duckdb.connect(str(project.data_dir / "warehouse.duckdb"), read_only=True) as con:
+        (raw_sales,) = con.execute("select count(*) from raw.sales").fetchone()
+    assert raw_sales > 0  # shipping read the warehouse and left it as it was

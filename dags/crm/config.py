@@ -8,6 +8,18 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
+#: Engines the dbt project builds on (crm.engines.ENGINES; kept here so DAG files can check the name
+#: without importing the engines' client libraries at parse time).
+WAREHOUSE_ENGINES = ("duckdb", "postgres", "spark")
+
+
+def warehouse_engine() -> str:
+    """Where crm_transform builds the marts: ``CRM_WAREHOUSE_ENGINE`` (default ``duckdb``)."""
+    name = os.environ.get("CRM_WAREHOUSE_ENGINE", "duckdb").strip().lower() or "duckdb"
+    if name not in WAREHOUSE_ENGINES:
+        raise ValueError(f"CRM_WAREHOUSE_ENGINE={name!r}: expected one of {', '.join(WAREHOUSE_ENGINES)}")
+    return name
+
 
 def _path(name: str, default: Path) -> Path:
     value = os.environ.get(name)

@@ -170,8 +170,12 @@ class DbtSession:
         vars_: Mapping[str, Any] | None = None,
         project_dir: Path = DBT_PROJECT_DIR,
         target_path: Path | None = None,
+        *,
+        full_refresh: bool = False,
     ) -> None:
         from dbt.cli.main import dbtRunner
+
+        self.full_refresh = full_refresh
 
         self.common = [
             "--project-dir",
@@ -193,7 +197,8 @@ class DbtSession:
 
     def build(self, phase: str, args: list[str]) -> list[str]:
         """Run ``dbt build <args>``; the executed unique_ids; BuildError naming failures."""
-        result = self._runner.invoke(["build", *args, *self.common])
+        refresh = ["--full-refresh"] if self.full_refresh else []
+        result = self._runner.invoke(["build", *refresh, *args, *self.common])
         run = result.result
         outcomes = [(r.node.unique_id, str(r.status), r.message) for r in getattr(run, "results", None) or []]
         failed = [f"{uid}: {status} {(message or '')[:300]}" for uid, status, message in outcomes
@@ -216,14 +221,16 @@ def build(
     engine: Engine,
     vars_: Mapping[str, Any] | None = None,
     *,
+    full_refresh: bool = False,
     target_path: Path | None = None,
     project_dir: Path = DBT_PROJECT_DIR,
 ) -> BuildReport:
-    """Run every seed, model, snapshot, data test and unit test on the engine's dbt target."""
+    """Run every seed, model, snapshot, data test and unit test on the engine's dbt target
+    (``full_refresh``: rebuild incremental models and seeds from scratch in every phase)."""
     os.environ.update(engine.dbt_env())
     phases: list[PhaseResult] = []
     started = time.perf_counter()
-    session = DbtSession(engine.dbt_target, vars_, project_dir, target_path)
+    session = DbtSession(engine.dbt_target, vars_, project_dir, target_path, full_refresh=full_refresh)
     phases.append(PhaseResult("0 dbt parse", time.perf_counter() - started))
     manifest = session.manifest
     if engine.runs_python_models:
@@ -286,6 +293,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warehouse", type=Path, help="DuckDB warehouse to ship the raw tables from first")
     parser.add_argument("--target-path", type=Path, help="dbt target/ folder (default: dbt's)")
     parser.add_argument("--report", type=Path, help="write the per-phase timings as JSON here")
+    parser.add_argument("--full-refresh", action="store_true", help="rebuild incremental models from scratch")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     import yaml
@@ -296,7 +304,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.warehouse:
             for table, rows in engine.ship_raw(args.warehouse).items():
                 print(f"shipped {table}: {rows} rows")
-        report = build(engine, vars_, target_path=args.target_path)
+        report = build(engine, vars_, full_refresh=args.full_refresh, target_path=args.target_path)
     except BuildError as exc:
         print(f"BUILD FAILED on {args.target}: {exc}")
         return 1

@@ -18,6 +18,13 @@ RAW_BATCH_ASSET = Asset(name="raw", uri="crm://warehouse/raw", group="crm")
 #: The mart tables BI tools read (the publish DAG waits for this asset).
 MARTS_ASSET = Asset(name="marts", uri="crm://warehouse/marts", group="crm")
 
+
+def engine_marts_asset(engine: str) -> Asset:
+    """The marts built on another engine (PostgreSQL, Spark): BI tools read them there, so this
+    asset does not trigger crm_publish (which publishes the DuckDB warehouse's marts)."""
+    return Asset(name=f"marts.{engine}", uri=f"crm://{engine}/marts", group="crm")
+
+
 #: Published copies (Parquet, serving DuckDB, report) that BI tools read instead of the live warehouse.
 PUBLISHED_ASSET = Asset(name="published", uri="crm://published", group="crm")
 

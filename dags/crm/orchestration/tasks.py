@@ -87,6 +87,35 @@ def dbt_build(reference_date: str | None, full_refresh: bool = False, select: st
         raise AirflowFailException(str(exc)) from exc
 
 
+def engine_build(engine_name: str, reference_date: str | None, full_refresh: bool = False) -> dict:
+    """Ship the validated raw tables from the DuckDB warehouse to another engine and build the whole
+    dbt project there in phases (``crm.engines.build``; docs/engines.md). Failed nodes are not
+    retried; connection and I/O errors are."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from crm.engines import load_engine
+    from crm.engines.build import BuildError, build
+
+    settings = Settings.from_env()
+    vars_ = {"reference_date": reference_date} if reference_date else {}
+    engine = load_engine(engine_name)
+    try:
+        shipped = engine.ship_raw(settings.warehouse_path)
+        log.info("shipped to %s: %s", engine_name, shipped)
+        report = build(
+            engine,
+            vars_,
+            full_refresh=full_refresh,
+            target_path=settings.data_dir / "dbt" / f"target-{engine_name}",
+        )
+    except BuildError as exc:
+        raise AirflowFailException(f"dbt build on {engine_name} failed (not retried): {exc}") from exc
+    finally:
+        engine.close()
+    log.info("%s", report.summary())
+    return {"shipped": shipped, **report.as_dict()}
+
+
 def fit_clv() -> dict:
     """Fit the CLV models and replace ``marts.customer_clv`` (``crm.clv.run.run_clv``; see docs/clv.md).
 
