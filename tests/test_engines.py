@@ -2,9 +2,10 @@
 
 The DuckDB build of the default sample is the reference. Every other engine in
 ``ENGINES_UNDER_TEST`` gets the raw tables shipped its production way (PostgreSQL: COPY into a
-fresh database), is built by ``python -m crm.engines.build`` (seeds, models, snapshot, every data
-test and unit test, the identity step between phases), and must then hold the same
-dim_customers, customer_rfm and loyalty_monthly (:mod:`crm.engines.compare`). Build timings are
+fresh database; Spark: Parquet files registered as external tables in a fresh local catalog), is
+built by ``python -m crm.engines.build`` (seeds, models, snapshot, every data test and unit test,
+the identity step between phases), and must then hold the same dim_customers, customer_rfm and
+loyalty_monthly (:mod:`crm.engines.compare`). Build timings are
 printed and recorded as test properties.
 
 To add an engine: a scratch context in ``SCRATCH`` (yielding the build's environment and the
@@ -16,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -109,11 +111,31 @@ def postgres_scratch(data_dir: Path) -> Iterator[tuple[dict[str, str], dict]]:
         yield {"CRM_PG_URL": settings.url}, {"url": settings.url}
 
 
+@contextmanager
+def spark_scratch(data_dir: Path) -> Iterator[tuple[dict[str, str], dict]]:
+    """A fresh local Spark catalog (Hive metastore + warehouse + raw Parquet) under the data dir.
+
+    The build runs in its own process; the comparison then opens the same catalog in this one
+    (Derby allows one process at a time, and the build's has exited by then).
+    """
+    pytest.importorskip("pyspark", reason="the spark extra is not installed")
+    if not (shutil.which("java") or os.environ.get("JAVA_HOME")):
+        pytest.skip("Spark needs Java 17 (no java on PATH, no JAVA_HOME)")
+    spark_dir = data_dir / "spark"
+    shutil.rmtree(spark_dir, ignore_errors=True)
+    yield {"CRM_SPARK_DIR": str(spark_dir)}, {"spark_dir": spark_dir, "pii_salt": PII_SALT}
+    shutil.rmtree(spark_dir, ignore_errors=True)
+
+
 #: engine -> scratch context (build environment, load_engine options).
 SCRATCH: dict[str, Callable[[Path], AbstractContextManager[tuple[dict[str, str], dict]]]] = {
     "postgres": postgres_scratch,
+    "spark": spark_scratch,
 }
-ENGINES_UNDER_TEST = [pytest.param("postgres", marks=pytest.mark.postgres, id="postgres")]
+ENGINES_UNDER_TEST = [
+    pytest.param("postgres", marks=pytest.mark.postgres, id="postgres"),
+    pytest.param("spark", marks=pytest.mark.spark, id="spark"),
+]
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,9 @@
     {%- set rows = [] -%}
     {%- if execute -%}
         {%- set schema_relation = api.Relation.create(schema=schema_name) -%}
-        {%- for relation in list_relations_without_caching(schema_relation) -%}
+        {#- rows of `show table extended in <schema>`: namespace, tableName, isTemporary, information -#}
+        {%- for row in list_relations_without_caching(schema_relation) if not row['isTemporary'] -%}
+            {%- set relation = api.Relation.create(schema=schema_name, identifier=row['tableName']) -%}
             {%- for column in adapter.get_columns_in_relation(relation) -%}
                 {%- do rows.append("('" ~ relation.identifier ~ "', '" ~ column.name ~ "')") -%}
             {%- endfor -%}
