@@ -33,6 +33,7 @@ STEPS: tuple[tuple[str, str, str], ...] = (
     ("GX set-up (BatchValidator.__init__)", "crm/ingest/validation.py", "__init__"),
     ("encoding and dialect detection", "crm/ingest/decoding.py", "detect_text_format"),
     ("reading CSV records (readers._csv_records)", "crm/ingest/readers.py", "_csv_records"),
+    ("CSV chunk frames (readers._cells_frame)", "crm/ingest/readers.py", "_cells_frame"),
     ("reading JSONL / XLSX records (readers.*.records)", "crm/ingest/readers.py", "records"),
     ("normalisation (normalise_frame)", "crm/normalise/frame.py", "normalise_frame"),
     ("GX validation (BatchValidator.validate)", "crm/ingest/validation.py", "validate"),
