@@ -41,12 +41,12 @@
 {#- Spark reads the salt from the session conf spark.crm.pii_salt (crm.engines.spark sets it on the
     session; on a cluster: the cluster's Spark conf, e.g. from a secret scope), substituted at parse
     time for ${spark.crm.pii_salt}, so it stays out of compiled SQL and target/. Without the conf
-    the reference stays unsubstituted and the statement fails in raise_error instead of hashing with
-    a wrong salt. -#}
+    Spark substitutes '' (or leaves the reference as written when substitution is off); both make
+    the statement fail in raise_error instead of hashing with a wrong salt. -#}
 {% macro spark__pii_hash(value) -%}
     {%- set salt -%}
         coalesce(
-            nullif('${spark.crm.pii_salt}', concat('$', '{spark.crm.pii_salt}')),
+            nullif(nullif('${spark.crm.pii_salt}', ''), concat('$', '{spark.crm.pii_salt}')),
             raise_error('the Spark session has no spark.crm.pii_salt (see crm.engines.spark)')
         )
     {%- endset -%}
