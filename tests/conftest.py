@@ -7,6 +7,9 @@ from pathlib import Path
 
 import pytest
 
+#: In CI (CRM_REQUIRE_SERVICES=1) a skip for a missing service or extra fails the run.
+pytest_plugins = ["tests.skip_policy"]
+
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
 REPO_ROOT = Path(__file__).resolve().parents[1]
