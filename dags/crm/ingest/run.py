@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 #: end: every file still commits (durably, to the WAL) in its own transaction.
 CHECKPOINT_THRESHOLD = "1GB"
 #: Allocations between young-generation garbage collections while loading (Python's default is 700).
-GC_THRESHOLD = (50_000, 20, 20)
+GC_THRESHOLD = (10_000, 10, 10)
 
 
 @contextmanager
