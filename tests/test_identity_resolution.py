@@ -9,6 +9,7 @@ with dbt and compare the record clustering with the generator's answer key, whic
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import os
 import subprocess
 import sys
@@ -79,6 +80,32 @@ def test_backend_for_duckdb_session_and_dbt_wrapper() -> None:
 def test_backend_for_unknown_session_names_the_type() -> None:
     with pytest.raises(TypeError, match="dbt session of type str"):
         backend_for("not a session")
+
+
+def md5_sample(keys: list[str], proportion: float, seed: int) -> set[str]:
+    """The records the portable u-estimation sample keeps, computed in Python (hashlib)."""
+    threshold = max(1, round(proportion * 2**32))
+    return {key for key in keys if int(hashlib.md5(f"{key}_{seed}".encode()).hexdigest()[:8], 16) < threshold}
+
+
+def test_u_sample_is_engine_independent_md5_buckets() -> None:
+    """splink samples records for the u estimation with the engine's own hash; the backend swaps in
+    MD5 buckets, so DuckDB (here) and Spark (tests/test_spark_engine.py) keep the same records."""
+    from splink.internals.input_column import InputColumn
+
+    backend = DuckDBBackend.create()
+    keys = [f"sales:{i:06d}" for i in range(5000)]
+    clause = backend.db_api.sql_dialect.proportion_sample_sql(
+        0.25, [InputColumn("record_key", sqlglot_dialect_str="duckdb")], seed=20240601
+    )
+    assert "md5(" in clause and "hash(" not in clause
+    con = duckdb.connect()
+    con.register("records", pa.table({"record_key": keys}))
+    kept = {key for (key,) in con.execute(f"select record_key from records where 1 = 1 {clause}").fetchall()}
+    assert kept == md5_sample(keys, 0.25, 20240601)
+    assert 1100 < len(kept) < 1400  # about a quarter
+    # A proportion of 1 keeps everything (no clause), as in splink.
+    assert backend.db_api.sql_dialect.proportion_sample_sql(1.0, [], seed=1) == ""
 
 
 def test_every_prediction_rule_needs_two_attributes_except_sales_names() -> None:

@@ -56,8 +56,16 @@ try:
     missing_salt = "no error"
 except Exception as exc:
     missing_salt = str(exc)
+from splink.internals.input_column import InputColumn
+from crm.identity.backend import SparkBackend
+clause = SparkBackend.create(session).db_api.sql_dialect.proportion_sample_sql(
+    0.25, [InputColumn("record_key", sqlglot_dialect_str="spark")], seed=20240601)
+session.createDataFrame([(f"sales:{i:06d}",) for i in range(5000)], "record_key string") \
+    .createOrReplaceTempView("sample_records")
+u_sample = sorted(r["record_key"] for r in
+                  session.sql(f"select record_key from sample_records where 1 = 1 {clause}").collect())
 print(json.dumps({"first": first, "second": second, "kind": kind, "exports": exports,
-                  "salted": salted, "missing_salt": missing_salt[:300]}))
+                  "salted": salted, "missing_salt": missing_salt[:300], "u_sample": u_sample}))
 session.stop()
 """
 
@@ -107,3 +115,8 @@ def test_ship_raw_registers_external_parquet_tables_and_replaces_exports(tmp_pat
     assert len(probe["exports"]) == 1 and probe["exports"][0].startswith("export-")  # old one removed
     assert probe["salted"] == hashlib.sha256(b"s4ltjane@example.com").hexdigest()
     assert "no spark.crm.pii_salt" in probe["missing_salt"]
+    # splink's u-estimation sample on Spark keeps the records DuckDB keeps (MD5 buckets, not hash()).
+    from tests.test_identity_resolution import md5_sample
+
+    keys = [f"sales:{i:06d}" for i in range(5000)]
+    assert set(probe["u_sample"]) == md5_sample(keys, 0.25, 20240601)

@@ -15,7 +15,57 @@ from typing import Any, Protocol
 import duckdb
 from splink import DuckDBAPI
 from splink.internals.database_api import DatabaseAPISubClass
+from splink.internals.dialects import DuckDBDialect, SparkDialect
+from splink.internals.input_column import InputColumn
 from splink.internals.splink_dataframe import SplinkDataFrame
+
+#: The sample bucket is the first 32 bits of an MD5: uniform on [0, 2**32).
+SAMPLE_BUCKETS = 2**32
+
+
+def sample_clause(
+    dialect_bucket: str,
+    string_type: str,
+    proportion: float,
+    unique_id_cols: list[InputColumn],
+    seed: int | None,
+) -> str:
+    """splink's proportion_sample_sql with a bucket every engine computes alike.
+
+    splink samples records for the u estimation by ``hash(record id || seed) % modulus`` with each
+    engine's own hash function (DuckDB's ``hash``, Spark's Murmur3), so the same records on two
+    engines give two samples, two u estimates and possibly different links near the match
+    threshold. Here the bucket is the first 32 bits of the MD5 of the same string, which DuckDB,
+    Spark and PostgreSQL compute identically, so every engine trains on the same records.
+    """
+    if proportion >= 1.0:
+        return ""
+    names = [col.name for col in unique_id_cols]
+    composite = " || '-__-' || ".join(f"cast({name} as {string_type})" for name in names)
+    if seed is not None:
+        composite = f"({composite}) || '_{int(seed)}'"
+    threshold = max(1, round(proportion * SAMPLE_BUCKETS))
+    return f" AND {dialect_bucket.format(value=composite)} < {threshold}"
+
+
+class PortableSampleDuckDBDialect(DuckDBDialect):
+    """DuckDB dialect whose u-estimation sample equals the Spark one (see :func:`sample_clause`)."""
+
+    def proportion_sample_sql(
+        self, proportion: float, unique_id_cols: list[InputColumn], seed: int | None = None
+    ) -> str:
+        bucket = "cast('0x' || left(md5({value}), 8) as bigint)"
+        return sample_clause(bucket, "varchar", proportion, unique_id_cols, seed)
+
+
+class PortableSampleSparkDialect(SparkDialect):
+    """Spark dialect whose u-estimation sample equals the DuckDB one (see :func:`sample_clause`)."""
+
+    def proportion_sample_sql(
+        self, proportion: float, unique_id_cols: list[InputColumn], seed: int | None = None
+    ) -> str:
+        bucket = "cast(conv(substr(md5({value}), 1, 8), 16, 10) as bigint)"
+        return sample_clause(bucket, "string", proportion, unique_id_cols, seed)
 
 
 class SplinkBackend(Protocol):
@@ -56,7 +106,9 @@ class DuckDBBackend:
         con = duckdb.connect(":memory:")
         if threads:
             con.execute(f"set threads = {int(threads)}")
-        return cls(db_api=DuckDBAPI(connection=con))
+        db_api = DuckDBAPI(connection=con)
+        db_api.sql_dialect = PortableSampleDuckDBDialect()
+        return cls(db_api=db_api)
 
     def select(
         self, relation: Any, columns: Sequence[str], condition: str | None = None, order_by: str | None = None
@@ -86,7 +138,9 @@ class SparkBackend:
     def create(cls, spark_session: Any) -> SparkBackend:
         from splink import SparkAPI  # pyspark is an optional extra
 
-        return cls(db_api=SparkAPI(spark_session=spark_session))
+        db_api = SparkAPI(spark_session=spark_session)
+        db_api.sql_dialect = PortableSampleSparkDialect()
+        return cls(db_api=db_api)
 
     def select(
         self, relation: Any, columns: Sequence[str], condition: str | None = None, order_by: str | None = None
