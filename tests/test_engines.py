@@ -98,16 +98,27 @@ def _build(engine: str, data_dir: Path, env: dict[str, str], options: dict) -> B
 
 @contextmanager
 def postgres_scratch(data_dir: Path) -> Iterator[tuple[dict[str, str], dict]]:
-    """A fresh database crm_engines_<random> on CRM_TEST_POSTGRES_URL's server, dropped afterwards."""
+    """A fresh database crm_engines_<random> on CRM_TEST_POSTGRES_URL's server, dropped afterwards.
+
+    It sorts text linguistically (ICU en-US) where the server has ICU, unlike DuckDB's code-point
+    order, so the comparison also proves that the collation cannot change customers or scores.
+    """
     pytest.importorskip("psycopg2", reason="the postgres extra is not installed")
     from crm.engines.postgres import PostgresSettings, temporary_database
 
     server = PostgresSettings.from_url(POSTGRES_URL)
     try:
-        server.connect().close()
+        conn = server.connect()
     except Exception as exc:  # any connection failure means "no server here"
         pytest.skip(f"no PostgreSQL at {POSTGRES_URL}: {exc}")
-    with temporary_database(server) as settings:
+    try:
+        with conn.cursor() as cur:
+            # ICU collations exist when the server was built with ICU (Debian's is).
+            cur.execute("select 1 from pg_collation where collname = 'en-US-x-icu'")
+            icu = cur.fetchone() is not None
+    finally:
+        conn.close()
+    with temporary_database(server, icu_locale="en-US" if icu else None) as settings:
         yield {"CRM_PG_URL": settings.url}, {"url": settings.url}
 
 
@@ -244,6 +255,14 @@ def test_copy_to_postgres_keeps_nulls_empty_strings_and_exact_types(tmp_path: Pa
             assert [row[4] for row in shipped] == [row[4] for row in expected]
             assert copy_postgres_to_duckdb(pg, "raw", "t", con, "back") == 4
             assert con.execute("select * from back order by id").fetchall() == expected
+            # Text sorts by code point as in DuckDB, also in a linguistically collating database.
+            words = ["apple", "Zeta", "_x", "éclair", "Apple"]
+            values = ", ".join(f"('{w}')" for w in words)
+            copy_duckdb_to_postgres(con, f"select * from (values {values}) as v(s)", pg, "raw", "words")
+            with pg.cursor() as cur:
+                cur.execute("select s from raw.words order by s")
+                assert [s for (s,) in cur.fetchall()] == sorted(words)
+            pg.rollback()
             with pytest.raises(TransferError, match="INTERVAL"):
                 copy_duckdb_to_postgres(con, "select interval 1 day as i", pg, "raw", "bad")
         finally:

@@ -28,7 +28,9 @@ BATCH_ROWS = 50_000
 
 _DECIMAL = re.compile(r"DECIMAL\((\d+),\s*(\d+)\)")
 _SIMPLE_TYPES = {
-    "VARCHAR": "text",
+    # Code-point order like DuckDB and Spark, whatever the database's collation: text derived from
+    # raw columns keeps it, so text tie-breaks (identity anchors, survivorship) agree across engines.
+    "VARCHAR": 'text collate "C"',
     "BIGINT": "bigint",
     "INTEGER": "integer",
     "SMALLINT": "smallint",

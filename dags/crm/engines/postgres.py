@@ -235,10 +235,10 @@ CODE_POINT_COLLATIONS = frozenset({"C", "POSIX", "C.UTF-8", "C.utf8", "ucs_basic
 def warn_unless_code_point_collation(settings: PostgresSettings) -> str:
     """Log a warning when the database orders text by a linguistic collation; returns it.
 
-    Tie-breaks on text (the identity anchor's source_record_id, survivorship, min(customer_ref))
-    follow the collation; with one that is not code-point order, customer ids and survivorship
-    picks can differ from DuckDB's. Create the database with ``template template0 lc_collate 'C'``
-    (or ``locale 'C.UTF-8'``) to get identical results.
+    The raw text columns are shipped ``collate "C"``, so tie-breaks on text derived from them (the
+    identity anchor's source_record_id, survivorship, min(customer_ref)) follow code-point order
+    as on DuckDB; only text from seeds or literals follows the database's collation. A ``C`` /
+    ``C.UTF-8`` database (``template template0 locale 'C.UTF-8'``) makes that order apply to all.
     """
     conn = settings.connect()
     try:
@@ -249,7 +249,8 @@ def warn_unless_code_point_collation(settings: PostgresSettings) -> str:
         conn.close()
     if collation not in CODE_POINT_COLLATIONS:
         log.warning(
-            "database %s collates text as %s, not by code point: text tie-breaks may differ from DuckDB",
+            'database %s collates text as %s, not by code point: raw text is shipped collate "C"; '
+            "text from seeds or literals sorts by the database collation",
             settings.dbname,
             collation,
         )
@@ -299,8 +300,11 @@ class PostgresEngine:
 
 
 @contextmanager
-def temporary_database(server: PostgresSettings, prefix: str = "crm_engines") -> Iterator[PostgresSettings]:
-    """A fresh database ``<prefix>_<random>`` on the server, dropped afterwards (even on failure)."""
+def temporary_database(
+    server: PostgresSettings, prefix: str = "crm_engines", icu_locale: str | None = None
+) -> Iterator[PostgresSettings]:
+    """A fresh database ``<prefix>_<random>`` on the server, dropped afterwards (even on failure);
+    with ``icu_locale`` (e.g. ``en-US``) it collates text by that ICU locale (PostgreSQL 15+)."""
     import secrets
 
     name = f"{prefix}_{secrets.token_hex(4)}"
@@ -308,7 +312,13 @@ def temporary_database(server: PostgresSettings, prefix: str = "crm_engines") ->
     admin.autocommit = True
     try:
         with admin.cursor() as cur:
-            cur.execute(f'create database "{name}"')
+            if icu_locale:
+                cur.execute(
+                    f'create database "{name}" template template0 locale_provider icu icu_locale %s',
+                    (icu_locale,),
+                )
+            else:
+                cur.execute(f'create database "{name}"')
         try:
             yield server.with_dbname(name)
         finally:
