@@ -288,9 +288,9 @@ def test_phase_check_rejects_missing_and_repeated_nodes() -> None:
 def test_postgres_settings_and_salt_options() -> None:
     from crm.engines.postgres import PostgresSettings, with_pii_salt
 
-    settings = PostgresSettings.from_url("postgresql://crm:p%40ss@db.example:6543/warehouse")
+    settings = PostgresSettings.from_url("postgresql://crm:example%40pw@db.example:6543/warehouse")
     assert (settings.host, settings.port, settings.user, settings.password, settings.dbname) == (
-        "db.example", 6543, "crm", "p@ss", "warehouse",
+        "db.example", 6543, "crm", "example@pw", "warehouse",
     )  # fmt: skip
     assert PostgresSettings.from_url(settings.url) == settings
     assert settings.dbt_env()["CRM_PG_PORT"] == "6543"

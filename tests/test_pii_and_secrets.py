@@ -294,7 +294,8 @@ def test_the_secret_scan_lets_references_and_placeholders_pass(name: str, text: 
 INGEST_DIR = REPO_ROOT / "dags" / "crm" / "ingest"
 #: Names an f-string SQL statement in the ingestion may interpolate: all come from the contract
 #: (source names, column lists, business keys) or are module constants, never from a file.
-SQL_INTERPOLATION_ALLOWED = {"source", "select", "join", "MIN_PRICE_SAMPLE"}
+#: Contract identifiers and module constants (never input): DuckDB cannot bind SET values or LIMITs.
+SQL_INTERPOLATION_ALLOWED = {"source", "select", "join", "MIN_PRICE_SAMPLE", "CHECKPOINT_THRESHOLD"}
 
 
 def _sql_calls(tree: ast.AST) -> list[ast.Call]:
@@ -345,9 +346,11 @@ def test_no_shell_is_ever_spawned_by_the_pipeline_code() -> None:
 
 
 def test_the_only_csv_the_project_writes_is_the_transient_postgres_copy_feed() -> None:
-    """No CSV export reaches a user, so there is nothing for a spreadsheet to evaluate. The one CSV
-    written (publish/postgres.py) feeds PostgreSQL COPY, which never evaluates formulas, and is deleted
-    after the load. Any new CSV writer fails this test: it must neutralise formula prefixes (= + - @)."""
+    """No CSV export reaches a user, so there is nothing for a spreadsheet to evaluate. The CSV the
+    project writes only feeds PostgreSQL COPY, which never evaluates formulas: publish/postgres.py
+    writes a file that is deleted after the load, engines/pg_copy.py streams in-memory batches into
+    COPY FROM STDIN (and reads COPY TO STDOUT back). Any new CSV writer fails this test: it must
+    neutralise formula prefixes (= + - @)."""
     writers = []
     for path in sorted((REPO_ROOT / "dags").rglob("*.py")):
         if path.is_relative_to(REPO_ROOT / "dags" / "crm" / "sample_data"):
@@ -362,8 +365,13 @@ def test_the_only_csv_the_project_writes_is_the_transient_postgres_copy_feed() -
         ):
             writers += [f"{path.relative_to(REPO_ROOT)}:{pattern}" for _ in re.finditer(pattern, text)]
     assert writers == [
+        r"dags/crm/engines/pg_copy.py:format\s+csv",
+        r"dags/crm/engines/pg_copy.py:format\s+csv",
+        r"dags/crm/engines/pg_copy.py:write_csv\(",
         r"dags/crm/publish/postgres.py:format\s+csv",
         r"dags/crm/publish/postgres.py:format\s+csv",
     ], writers
+    streamed = (REPO_ROOT / "dags" / "crm" / "engines" / "pg_copy.py").read_text(encoding="utf-8")
+    assert "sink = io.BytesIO()" in streamed and "from stdin" in streamed, "pg_copy streams, no file"
     source = (REPO_ROOT / "dags" / "crm" / "publish" / "postgres.py").read_text(encoding="utf-8")
     assert "csv_path.unlink(" in source, "the COPY feed is removed after the load"

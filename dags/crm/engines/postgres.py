@@ -1,6 +1,7 @@
 """PostgreSQL as a dbt target: connection settings, shipping raw data with COPY, the PII salt.
 
-Connection: ``CRM_PG_URL`` (``postgresql://user:password@host:port/dbname``) or the parts
+Connection: ``CRM_PG_URL`` (``postgresql://user@host:port/dbname``, a password in it or in
+``PGPASSWORD`` / ``~/.pgpass``) or the parts
 ``CRM_PG_HOST``, ``CRM_PG_PORT``, ``CRM_PG_USER``, ``CRM_PG_PASSWORD``, ``CRM_PG_DBNAME``
 (defaults 127.0.0.1, 5432, postgres, '', crm). The dbt profile's ``postgres`` target reads the
 parts; :meth:`PostgresSettings.dbt_env` derives them from the URL.
