@@ -13,9 +13,10 @@ import datetime as dt
 import json
 import re
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -96,27 +97,44 @@ def _too_long(row: int, column: str, values: dict[str, object]) -> BadRow:
     )
 
 
-def _split_records(
-    records: Iterator[tuple[int, dict[str, object] | None, BadRow | None]], chunk_rows: int
+def _chunks(
+    records: Iterator[tuple[int, Any, BadRow | None]],
+    chunk_rows: int,
+    too_long: Callable[[int, Any], BadRow | None],
+    build: Callable[[list[Any], list[int]], pd.DataFrame],
 ) -> Iterator[Chunk]:
-    batch: list[dict[str, object]] = []
+    """Chunks of at most ``chunk_rows`` rows (good and bad together) from ``(row, item, bad row)``
+    records: an item goes to the frame ``build`` makes, unless ``too_long`` turns it into a bad row."""
+    batch: list[Any] = []
     rows: list[int] = []
     bad: list[BadRow] = []
     yielded = False
-    for row, values, bad_row in records:
+    for row, item, bad_row in records:
         if bad_row is not None:
             bad.append(bad_row)
-        elif values is not None:
-            if (column := _oversized(values)) is not None:
-                bad.append(_too_long(row, column, values))
+        elif item is not None:
+            if (problem := too_long(row, item)) is not None:
+                bad.append(problem)
             else:
-                batch.append(values)
+                batch.append(item)
                 rows.append(row)
         if len(batch) + len(bad) >= chunk_rows:
-            yield Chunk(_frame(batch, rows), bad)
+            yield Chunk(build(batch, rows), bad)
             batch, rows, bad, yielded = [], [], [], True
     if batch or bad or not yielded:  # a header-only file still yields one (empty) chunk
-        yield Chunk(_frame(batch, rows), bad)
+        yield Chunk(build(batch, rows), bad)
+
+
+def _record_too_long(row: int, values: dict[str, object]) -> BadRow | None:
+    column = _oversized(values)
+    return None if column is None else _too_long(row, column, values)
+
+
+def _split_records(
+    records: Iterator[tuple[int, dict[str, object] | None, BadRow | None]], chunk_rows: int
+) -> Iterator[Chunk]:
+    """Chunks of records given as ``{column: value}`` (XLSX, JSON Lines)."""
+    return _chunks(records, chunk_rows, _record_too_long, _frame)
 
 
 def _split_cells(
@@ -129,27 +147,13 @@ def _split_cells(
     Chunks, row numbers and bad rows are exactly those of ``_split_records`` over the records
     ``{column: cells[position]}``; only the way the frame is built differs.
     """
-    batch: list[list[str]] = []
-    rows: list[int] = []
-    bad: list[BadRow] = []
-    yielded = False
-    for row, cells, bad_row in records:
-        if bad_row is not None:
-            bad.append(bad_row)
-        elif cells is not None:
-            if cells and max(map(len, cells)) > MAX_FIELD_CHARS:
-                values: dict[str, object] = {col: cells[pos] for col, pos in positions.items()}
-                if (column := _oversized(values)) is not None:
-                    bad.append(_too_long(row, column, values))
-                    cells = None
-            if cells is not None:
-                batch.append(cells)
-                rows.append(row)
-        if len(batch) + len(bad) >= chunk_rows:
-            yield Chunk(_cells_frame(batch, rows, positions), bad)
-            batch, rows, bad, yielded = [], [], [], True
-    if batch or bad or not yielded:  # a header-only file still yields one (empty) chunk
-        yield Chunk(_cells_frame(batch, rows, positions), bad)
+
+    def too_long(row: int, cells: list[str]) -> BadRow | None:
+        if cells and max(map(len, cells)) > MAX_FIELD_CHARS:
+            return _record_too_long(row, {col: cells[pos] for col, pos in positions.items()})
+        return None
+
+    return _chunks(records, chunk_rows, too_long, lambda batch, rows: _cells_frame(batch, rows, positions))
 
 
 # --- CSV ---------------------------------------------------------------------------------------
