@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from pathlib import Path
 
@@ -162,3 +163,50 @@ def test_gx_finds_the_same_rows_with_vectorised_dtypes(monkeypatch: pytest.Monke
     assert "line_no_out_of_range" in failed[2] and "unit_price_out_of_range" in failed[2]
     assert "order_date_out_of_range" in failed[3] and "order_date_out_of_range" in failed[4]
     assert "price_outlier" in failed[4]
+
+
+def test_gx_batch_fingerprint_is_skipped_and_results_unchanged(monkeypatch) -> None:
+    """GX hashes every cell of a batch for a Data Docs marker; validation skips that hash only while it
+    creates the batch (the threshold is restored) and finds exactly the same failures either way."""
+    from great_expectations.execution_engine import pandas_execution_engine as engine
+
+    from crm.ingest import validation
+
+    rows = pd.Index([1, 2, 3], name="_source_row")
+    batch = pd.DataFrame(
+        {
+            "order_id": ["SO1", "SO2", None],
+            "line_no": ["1", "0", "1"],
+            "order_date": ["2025-01-01", "2025-01-02", "2025-01-03"],
+            "customer_ref": ["M00001234"] * 3,
+            "sku": ["SKU-1"] * 3,
+            "quantity": ["1", "1", "x"],
+            "unit_price": ["100", "100", "100"],
+            "unit_cost": ["50", "50", "50"],
+            "discount": ["0", "0", "0"],
+        },
+        index=rows,
+        dtype=object,
+    )
+    frame = normalise.normalise_frame("sales", batch)
+    frame["_duplicate_of"] = pd.Series([None] * 3, index=rows, dtype=object)
+    frame["_price_ratio"] = pd.array([1.0, 1.0, 1.0], dtype="Float64")
+    validator = BatchValidator(EXPECTATIONS, None, today=dt.date(2026, 1, 1))
+
+    hashed: list[int] = []
+    original_hash = engine.hash_pandas_dataframe
+    monkeypatch.setattr(
+        engine, "hash_pandas_dataframe", lambda df: hashed.append(len(df)) or original_hash(df)
+    )
+    threshold = engine.HASH_THRESHOLD
+    skipped = validator.validate("sales", frame, run_name="skipped")
+    assert hashed == [] and threshold == engine.HASH_THRESHOLD
+
+    monkeypatch.setattr(validation, "_without_batch_fingerprint", contextlib.nullcontext)
+    fingerprinted = validator.validate("sales", frame, run_name="fingerprinted")
+    assert hashed == [3, 3]  # the batch is loaded twice: get_batch and validate
+    assert dict(skipped.row_failures) == dict(fingerprinted.row_failures)
+    assert skipped.stats == fingerprinted.stats
+    failed = {row: sorted(f.reason_code for f in fs) for row, fs in skipped.row_failures.items()}
+    assert failed[2] == ["line_no_out_of_range"]
+    assert "order_id_missing" in failed[3] and "quantity_not_a_number" in failed[3]
