@@ -25,19 +25,56 @@ reference_dates as (
 
 lines_before_reference as (
 
+    -- only the columns used below: a 10M-line table is not carried through joins and aggregates
     select
-        order_lines.*,
-        row_number() over (
-            partition by order_lines.sku
-            order by
-                order_lines.order_date desc nulls last,
-                order_lines._loaded_at desc nulls last,
-                order_lines.order_line_id desc nulls last
-        ) as line_recency
+        order_lines.order_line_id,
+        order_lines.sku,
+        order_lines.product_name,
+        order_lines.category,
+        order_lines.order_date,
+        order_lines._loaded_at,
+        order_lines.quantity,
+        order_lines.is_return,
+        order_lines.net_amount,
+        order_lines.cost_amount
 
     from order_lines
     cross join reference_dates
     where order_lines.order_date < reference_dates.reference_date
+
+),
+
+latest_order_dates as (
+
+    select
+        sku,
+        max(order_date) as latest_order_date
+
+    from lines_before_reference
+    group by sku
+
+),
+
+lines_on_latest_date as (
+    -- the latest line of a sku is on its latest order date (order_date is never null here), so the
+    -- tie-break ranks only those lines instead of sorting every line of the sku
+
+    select
+        lines_before_reference.sku,
+        lines_before_reference.product_name,
+        lines_before_reference.category,
+        row_number() over (
+            partition by lines_before_reference.sku
+            order by
+                lines_before_reference._loaded_at desc nulls last,
+                lines_before_reference.order_line_id desc nulls last
+        ) as line_recency
+
+    from lines_before_reference
+    inner join latest_order_dates
+        on
+        lines_before_reference.sku = latest_order_dates.sku
+        and lines_before_reference.order_date = latest_order_dates.latest_order_date
 
 ),
 
@@ -48,7 +85,7 @@ latest_attributes as (
         product_name,
         category
 
-    from lines_before_reference
+    from lines_on_latest_date
     where line_recency = 1
 
 ),
