@@ -57,53 +57,85 @@ customer_records as (
 ),
 
 ranked as (
+    -- one ordering of each customer's records, newest first; the records form a total order
+    -- (source + source_record_id is unique), so every attribute's winner is the lowest-ranked
+    -- record that has a value: one sort instead of one window per attribute
 
     select
         *,
-        {%- for attribute in attributes %}
-            row_number() over (
-                partition by customer_id, {{ attribute }} is null
-                order by
-                    last_seen_date desc nulls last,
-                    record_date desc nulls last,
-                    source desc nulls last,
-                    source_record_id desc nulls last
-            ) as {{ attribute }}_recency,
-        {%- endfor %}
         row_number() over (
-            partition by customer_id, marketing_consent is null
+            partition by customer_id
             order by
                 last_seen_date desc nulls last,
                 record_date desc nulls last,
                 source desc nulls last,
                 source_record_id desc nulls last
-        ) as marketing_consent_recency
+        ) as record_recency
     from customer_records
+
+),
+
+winning_ranks as (
+
+    select
+        customer_id,
+        {%- for attribute in attributes + ['marketing_consent'] %}
+            min(case when {{ attribute }} is not null then record_recency end) as {{ attribute }}_rank,
+        {%- endfor %}
+        min(record_date) as first_seen_date,
+        max(last_seen_date) as last_seen_date,
+        concat_ws(
+            '+',
+            max(case when source = 'questionnaires' then 'questionnaires' end),
+            max(case when source = 'reply_cards' then 'reply_cards' end),
+            max(case when source = 'sales' then 'sales' end)
+        ) as source_coverage,
+        sum(case when source = 'questionnaires' then 1 else 0 end) > 0 as has_questionnaires,
+        sum(case when source = 'reply_cards' then 1 else 0 end) > 0 as has_reply_cards,
+        sum(case when source = 'sales' then 1 else 0 end) > 0 as has_sales,
+        count(*) as record_count
+    from ranked
+    group by customer_id
+
+),
+
+final as (
+
+    select
+        winning_ranks.customer_id,
+        {%- for attribute in attributes %}
+            max(
+                case when ranked.record_recency = winning_ranks.{{ attribute }}_rank then ranked.{{ attribute }} end
+            ) as {{ attribute }},
+        {%- endfor %}
+        max(
+            case
+                when ranked.record_recency = winning_ranks.marketing_consent_rank and ranked.marketing_consent
+                    then 1
+                when ranked.record_recency = winning_ranks.marketing_consent_rank and not ranked.marketing_consent
+                    then 0
+            end
+        ) = 1 as marketing_consent,
+        winning_ranks.first_seen_date,
+        winning_ranks.last_seen_date,
+        winning_ranks.source_coverage,
+        winning_ranks.has_questionnaires,
+        winning_ranks.has_reply_cards,
+        winning_ranks.has_sales,
+        winning_ranks.record_count
+    from winning_ranks
+    inner join ranked
+        on winning_ranks.customer_id = ranked.customer_id
+    group by
+        winning_ranks.customer_id,
+        winning_ranks.first_seen_date,
+        winning_ranks.last_seen_date,
+        winning_ranks.source_coverage,
+        winning_ranks.has_questionnaires,
+        winning_ranks.has_reply_cards,
+        winning_ranks.has_sales,
+        winning_ranks.record_count
 
 )
 
-select
-    customer_id,
-    {%- for attribute in attributes %}
-        max(case when {{ attribute }}_recency = 1 then {{ attribute }} end) as {{ attribute }},
-    {%- endfor %}
-    max(
-        case
-            when marketing_consent_recency = 1 and marketing_consent then 1
-            when marketing_consent_recency = 1 and not marketing_consent then 0
-        end
-    ) = 1 as marketing_consent,
-    min(record_date) as first_seen_date,
-    max(last_seen_date) as last_seen_date,
-    concat_ws(
-        '+',
-        max(case when source = 'questionnaires' then 'questionnaires' end),
-        max(case when source = 'reply_cards' then 'reply_cards' end),
-        max(case when source = 'sales' then 'sales' end)
-    ) as source_coverage,
-    sum(case when source = 'questionnaires' then 1 else 0 end) > 0 as has_questionnaires,
-    sum(case when source = 'reply_cards' then 1 else 0 end) > 0 as has_reply_cards,
-    sum(case when source = 'sales' then 1 else 0 end) > 0 as has_sales,
-    count(*) as record_count
-from ranked
-group by customer_id
+select * from final
