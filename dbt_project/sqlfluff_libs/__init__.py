@@ -62,6 +62,10 @@ def type_money_sum() -> str:
     return "decimal(38, 4)"
 
 
+def money_from_product(expression: str) -> str:
+    return f"cast({expression} as decimal(18, 4))"
+
+
 def type_ratio() -> str:
     return "double precision"
 

@@ -36,8 +36,8 @@ renamed as (
 
         -- amounts (signed: negative for returns)
         cast(quantity * unit_price as {{ type_money() }}) as gross_amount,
-        cast(quantity * unit_price * coalesce(discount, 0) as {{ type_money() }}) as discount_amount,
-        cast(quantity * unit_price * (1 - coalesce(discount, 0)) as {{ type_money() }}) as net_amount,
+        {{ money_from_product('quantity * unit_price * coalesce(discount, 0)') }} as discount_amount,
+        {{ money_from_product('quantity * unit_price * (1 - coalesce(discount, 0))') }} as net_amount,
         cast(quantity * unit_cost as {{ type_money() }}) as cost_amount,
 
         -- lineage
