@@ -99,10 +99,10 @@ winning_ranks as (
 
 ),
 
-final as (
+winners as (
 
     select
-        winning_ranks.customer_id,
+        ranked.customer_id,
         {%- for attribute in attributes %}
             max(
                 case when ranked.record_recency = winning_ranks.{{ attribute }}_rank then ranked.{{ attribute }} end
@@ -115,7 +115,18 @@ final as (
                 when ranked.record_recency = winning_ranks.marketing_consent_rank and not ranked.marketing_consent
                     then 0
             end
-        ) = 1 as marketing_consent,
+        ) = 1 as marketing_consent
+    from ranked
+    inner join winning_ranks
+        on ranked.customer_id = winning_ranks.customer_id
+    group by ranked.customer_id
+
+),
+
+final as (
+
+    select
+        winners.*,
         winning_ranks.first_seen_date,
         winning_ranks.last_seen_date,
         winning_ranks.source_coverage,
@@ -123,18 +134,9 @@ final as (
         winning_ranks.has_reply_cards,
         winning_ranks.has_sales,
         winning_ranks.record_count
-    from winning_ranks
-    inner join ranked
-        on winning_ranks.customer_id = ranked.customer_id
-    group by
-        winning_ranks.customer_id,
-        winning_ranks.first_seen_date,
-        winning_ranks.last_seen_date,
-        winning_ranks.source_coverage,
-        winning_ranks.has_questionnaires,
-        winning_ranks.has_reply_cards,
-        winning_ranks.has_sales,
-        winning_ranks.record_count
+    from winners
+    inner join winning_ranks
+        on winners.customer_id = winning_ranks.customer_id
 
 )
 
