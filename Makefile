@@ -80,6 +80,10 @@ format: venv ## Apply ruff formatting and fixes
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+.PHONY: dbt-unit-tests
+dbt-unit-tests: venv ## dbt unit tests (pipeline builds leave them out; they need the tables of a `make run`)
+	cd dbt_project && $(BIN)/dbt test --select "test_type:unit" --profiles-dir .
+
 .PHONY: dbt-docs
 dbt-docs: venv ## Generate dbt docs into $(CRM_DATA_DIR)/dbt/target
 	cd dbt_project && $(BIN)/dbt docs generate --profiles-dir .

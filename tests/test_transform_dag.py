@@ -24,6 +24,8 @@ import duckdb
 import pendulum
 import pytest
 
+from crm.config import Settings
+from crm.orchestration.dbt import dbt_env, production_dbt_env
 from crm.orchestration.dbt_tasks import dbt_vars_json
 from crm.orchestration.tasks import resolve_reference_date
 from tests.conftest import REPO_ROOT
@@ -145,6 +147,17 @@ def test_dbt_vars_are_json_for_the_dbt_command_line() -> None:
     assert json.loads(dbt_vars_json({"reference_date": ""}, triggered)) == {"reference_date": "2026-03-02"}
 
 
+def test_pipeline_dbt_builds_leave_unit_tests_out_unless_the_environment_says_otherwise(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("DBT_EXCLUDE_RESOURCE_TYPES", raising=False)
+    settings = Settings.from_env()
+    assert dbt_env(settings)["DBT_EXCLUDE_RESOURCE_TYPES"] == "unit_test"
+    assert production_dbt_env() == {"DBT_EXCLUDE_RESOURCE_TYPES": "unit_test"}
+    monkeypatch.setenv("DBT_EXCLUDE_RESOURCE_TYPES", "default")
+    assert dbt_env(settings)["DBT_EXCLUDE_RESOURCE_TYPES"] == "default"
+
+
 # --- rendering --------------------------------------------------------------------------------
 
 
@@ -259,6 +272,11 @@ def test_rerunning_a_past_interval_gives_the_same_warehouse(project: Project) ->
     }
     assert changed == {}, f"a re-run of the same interval changed: {changed}"
     assert set(second) == set(first)
+
+    # The producer's build ran the data tests but, like every pipeline build, not the dbt unit tests.
+    results = json.loads((project.data_dir / "dbt" / "target" / "run_results.json").read_text())
+    kinds = {r["unique_id"].split(".")[0] for r in results["results"]}
+    assert {"model", "test"} <= kinds and "unit_test" not in kinds, kinds
 
     with duckdb.connect(str(warehouse), read_only=True) as con:
         # The backfill is as of its own interval: dbt's reference date is that run's, not today's.

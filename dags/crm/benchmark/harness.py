@@ -21,7 +21,7 @@ from crm.benchmark.datasets import Dataset, prepare_dataset
 from crm.benchmark.measure import Measurement, StageFailed, Summary, run_measured
 from crm.benchmark.profiling import Profile, summarise
 from crm.config import REPO_ROOT
-from crm.orchestration.dbt import dbt_executable
+from crm.orchestration.dbt import dbt_executable, production_dbt_env
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +78,8 @@ def _env(data_dir: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
             "DBT_LOG_PATH": str(data_dir / "dbt" / "logs"),
             "GX_ANALYTICS_ENABLED": "False",
             "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+            # dbt builds as in the pipeline: without the dbt unit tests (they run in `make test`)
+            **production_dbt_env(),
         }
     )
     env.update(extra or {})

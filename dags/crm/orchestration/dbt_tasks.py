@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import TriggerRule
 
 from crm.config import Settings
+from crm.orchestration.dbt import production_dbt_env
 from crm.orchestration.dbt_manifest import manifest_path
 
 if TYPE_CHECKING:
@@ -89,7 +90,8 @@ def dbt_task_group(*, writer_pool: str, default_args: Mapping[str, Any]) -> Task
             install_dbt_deps=False,
             # Cosmos runs dbt in a temporary copy of the project: the profile's relative default
             # path would point into it, so the warehouse path is passed absolute.
-            env_vars={"CRM_WAREHOUSE_PATH": str(settings.warehouse_path)},
+            # Like every pipeline build, the producer's leaves dbt unit tests out (crm.orchestration.dbt).
+            env_vars={"CRM_WAREHOUSE_PATH": str(settings.warehouse_path), **production_dbt_env()},
         ),
         profile_config=ProfileConfig(
             profile_name=DBT_PROJECT_NAME,
