@@ -36,7 +36,10 @@ TYPED_KINDS = frozenset({"date", "int", "decimal", "bool", "label"})
 #: same phones, e-mails, names and dates recur in every chunk, and phone parsing dominates otherwise.
 _MEMO: dict[str, dict[str, object]] = {}
 #: A memo is emptied when it holds this many values (bounds memory on very many distinct values).
-MEMO_LIMIT = 1_000_000
+#: Ingestion of 10M sales lines (about 800,000 distinct customer references) peaked at 2.85 GiB with
+#: 1,000,000, 2.55 GiB with 300,000 and 2.42 GiB with 100,000; user CPU stayed within the runs'
+#: noise (373-401 s; docs/benchmarks.md).
+MEMO_LIMIT = 100_000
 
 
 def _memo(name: str) -> dict[str, object]:
