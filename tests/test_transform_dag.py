@@ -147,15 +147,26 @@ def test_dbt_vars_are_json_for_the_dbt_command_line() -> None:
     assert json.loads(dbt_vars_json({"reference_date": ""}, triggered)) == {"reference_date": "2026-03-02"}
 
 
-def test_pipeline_dbt_builds_leave_unit_tests_out_unless_the_environment_says_otherwise(
+def test_pipeline_dbt_builds_leave_unit_tests_out_unless_told_to_run_them(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.delenv("DBT_EXCLUDE_RESOURCE_TYPES", raising=False)
+    monkeypatch.delenv("CRM_DBT_UNIT_TESTS", raising=False)
     settings = Settings.from_env()
     assert dbt_env(settings)["DBT_EXCLUDE_RESOURCE_TYPES"] == "unit_test"
     assert production_dbt_env() == {"DBT_EXCLUDE_RESOURCE_TYPES": "unit_test"}
-    monkeypatch.setenv("DBT_EXCLUDE_RESOURCE_TYPES", "default")
-    assert dbt_env(settings)["DBT_EXCLUDE_RESOURCE_TYPES"] == "default"
+
+    monkeypatch.setenv("CRM_DBT_UNIT_TESTS", "run")
+    assert production_dbt_env() == {}
+    assert "DBT_EXCLUDE_RESOURCE_TYPES" not in dbt_env(settings)
+
+    monkeypatch.setenv("CRM_DBT_UNIT_TESTS", "sometimes")
+    with pytest.raises(ValueError, match="CRM_DBT_UNIT_TESTS='sometimes'"):
+        production_dbt_env()
+
+    # dbt's own variable, when set, wins.
+    monkeypatch.setenv("DBT_EXCLUDE_RESOURCE_TYPES", "snapshot")
+    assert dbt_env(settings)["DBT_EXCLUDE_RESOURCE_TYPES"] == "snapshot"
 
 
 # --- rendering --------------------------------------------------------------------------------

@@ -57,23 +57,26 @@ def dbt_executable() -> str:
     return found
 
 
-#: dbt's own variable for ``--exclude-resource-type``. Pipeline builds leave dbt unit tests out:
-#: they check the SQL logic on fixed inputs, not the data, so (as dbt recommends) they run in
-#: development and CI (``make test``, ``make dbt-unit-tests``), not in every production build; at
-#: 10M sales lines they cost 7-11 s of thread time per build. The data tests always run. Set the
-#: variable yourself (e.g. to ``default``) to change that. Builds on another engine
+#: Pipeline builds leave dbt unit tests out: they check the SQL logic on fixed inputs, not the data,
+#: so (as dbt recommends) they run in development and CI (``make test``, ``make dbt-unit-tests``),
+#: not in every production build; at 10M sales lines they cost 7-11 s of thread time per build. The
+#: data tests always run. ``$CRM_DBT_UNIT_TESTS=run`` keeps them in the pipeline; a
+#: ``$DBT_EXCLUDE_RESOURCE_TYPES`` set in the environment wins over both. Builds on another engine
 #: (``crm.engines.build``) keep them.
+UNIT_TESTS_ENV = "CRM_DBT_UNIT_TESTS"
+UNIT_TEST_MODES = ("skip", "run")
+#: dbt's own variable for ``--exclude-resource-type``.
 EXCLUDE_RESOURCE_TYPES_ENV = "DBT_EXCLUDE_RESOURCE_TYPES"
-PRODUCTION_EXCLUDED_RESOURCE_TYPES = "unit_test"
 
 
 def production_dbt_env() -> dict[str, str]:
     """dbt settings every pipeline build gets unless the environment sets them."""
-    return {
-        EXCLUDE_RESOURCE_TYPES_ENV: os.environ.get(
-            EXCLUDE_RESOURCE_TYPES_ENV, PRODUCTION_EXCLUDED_RESOURCE_TYPES
-        )
-    }
+    if EXCLUDE_RESOURCE_TYPES_ENV in os.environ:
+        return {EXCLUDE_RESOURCE_TYPES_ENV: os.environ[EXCLUDE_RESOURCE_TYPES_ENV]}
+    mode = os.environ.get(UNIT_TESTS_ENV, "skip").strip().lower()
+    if mode not in UNIT_TEST_MODES:
+        raise ValueError(f"{UNIT_TESTS_ENV}={mode!r}: expected one of {', '.join(UNIT_TEST_MODES)}")
+    return {EXCLUDE_RESOURCE_TYPES_ENV: "unit_test"} if mode == "skip" else {}
 
 
 def dbt_env(settings: Settings) -> dict[str, str]:
