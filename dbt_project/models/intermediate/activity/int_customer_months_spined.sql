@@ -8,7 +8,24 @@
       retained     active now and active the month before;
       reactivated  active now, not active the month before, bought before;
       churned      not active now, active the month before (the month the window runs out);
-      inactive     neither active now nor the month before. -#}
+      inactive     neither active now nor the month before.
+
+    Incremental (custom strategy replace_from on month_start, macros/replace_from.sql): a run finds
+    the earliest month whose rows can differ from the table - a customer-month whose orders changed
+    (new or late orders, orders re-linked to another customer, orders now on or after the reference
+    date) or the reference month moving - and recomputes every customer's rows from that month on,
+    carrying each customer's running state (last purchase, cumulative orders and revenue, activity)
+    from the row of the month before, which no change can have touched. A run without changes
+    writes nothing. Equals a full refresh (tests/test_dbt_project.py); changing
+    activity_window_months needs --full-refresh. On Spark (no DELETE on Parquet) it is a table. -#}
+{{
+    config(
+        materialized='table' if target.type == 'spark' else 'incremental',
+        incremental_strategy='replace_from',
+        unique_key='month_start',
+        on_schema_change='fail',
+    )
+}}
 with
 
 orders as (
@@ -57,6 +74,124 @@ first_purchase_months as (
 
 ),
 
+{% if is_incremental() %}
+
+{#- Customer-months carrying orders, now and in the table: a month whose orders add up to nothing
+    (no purchase, no revenue) is the same as a month without orders, and months before the first
+    purchase month are not in the spine. Each CTE reads {{ this }} on its own, for only the columns
+    and rows it needs (DuckDB materialises a CTE that is read twice, here 10M rows at 10M lines). -#}
+    order_cells as (
+
+        select
+            monthly_orders.customer_id,
+            monthly_orders.month_start,
+            monthly_orders.purchase_orders,
+            monthly_orders.last_purchase_date_in_month,
+            -- as the spine stores it
+            coalesce(monthly_orders.net_revenue, 0) as net_revenue
+
+        from monthly_orders
+        inner join first_purchase_months
+            on monthly_orders.customer_id = first_purchase_months.customer_id
+            and monthly_orders.month_start >= first_purchase_months.first_purchase_month
+        where
+            monthly_orders.purchase_orders <> 0
+            or monthly_orders.last_purchase_date_in_month is not null
+            or coalesce(monthly_orders.net_revenue, 0) <> 0
+
+    ),
+
+    previous_order_cells as (
+
+        select
+            customer_id,
+            month_start,
+            purchase_orders,
+            last_purchase_date_in_month,
+            net_revenue
+
+        from {{ this }}
+        where
+            purchase_orders <> 0
+            or last_purchase_date_in_month is not null
+            or net_revenue <> 0
+
+    ),
+
+    previous_reference as (
+
+        select max(month_start) as reference_month
+        from {{ this }}
+        where is_reference_month
+
+    ),
+
+    changed_months as (
+
+        select coalesce(order_cells.month_start, previous_order_cells.month_start) as month_start
+
+        from order_cells
+        full outer join previous_order_cells
+            on order_cells.customer_id = previous_order_cells.customer_id
+            and order_cells.month_start = previous_order_cells.month_start
+        where
+            order_cells.customer_id is null
+            or previous_order_cells.customer_id is null
+            or order_cells.purchase_orders <> previous_order_cells.purchase_orders
+            or order_cells.last_purchase_date_in_month is distinct from previous_order_cells.last_purchase_date_in_month
+            or order_cells.net_revenue <> previous_order_cells.net_revenue
+
+        union all
+
+        -- the reference month moved: its old and new rows change (flag, months added or removed)
+        select
+            case
+                when previous_reference.reference_month < reference_dates.reference_month
+                    then previous_reference.reference_month
+                else reference_dates.reference_month
+            end as month_start
+
+        from reference_dates
+        cross join previous_reference
+        where previous_reference.reference_month <> reference_dates.reference_month
+
+    ),
+
+    recompute_from as (
+
+        select min(month_start) as month_start from changed_months
+
+    ),
+
+    -- each customer's row of the month before the recomputed range: its running state carries on
+    previous_state as (
+
+        select
+            previous.customer_id,
+            previous.last_purchase_month,
+            previous.last_purchase_date,
+            previous.cumulative_purchase_orders,
+            previous.cumulative_net_revenue,
+            previous.is_active
+
+        from {{ this }} as previous
+        inner join recompute_from
+            on previous.month_start = cast({{ dbt.dateadd('month', -1, 'recompute_from.month_start') }} as date)
+
+    ),
+{% endif %}
+
+-- the months to (re)compute: all of them, or (incremental) those from the earliest change on
+months_in_range as (
+
+    select *
+    from months
+    {% if is_incremental() %}
+        where month_start >= (select recompute_from.month_start from recompute_from)
+    {% endif %}
+
+),
+
 spined as (
 
     select
@@ -69,7 +204,7 @@ spined as (
         cast(coalesce(monthly_orders.net_revenue, 0) as {{ type_money_sum() }}) as net_revenue
 
     from first_purchase_months
-    inner join months
+    inner join months_in_range as months
         on first_purchase_months.first_purchase_month <= months.month_start
     left join monthly_orders
         on first_purchase_months.customer_id = monthly_orders.customer_id
@@ -77,7 +212,7 @@ spined as (
 
 ),
 
-with_last_purchase as (
+with_window as (
 
     select
         *,
@@ -85,24 +220,57 @@ with_last_purchase as (
             partition by customer_id
             order by month_start
             rows between unbounded preceding and current row
-        ) as last_purchase_month,
+        ) as window_last_purchase_month,
         max(last_purchase_date_in_month) over (
             partition by customer_id
             order by month_start
             rows between unbounded preceding and current row
-        ) as last_purchase_date,
+        ) as window_last_purchase_date,
         sum(purchase_orders) over (
             partition by customer_id
             order by month_start
             rows between unbounded preceding and current row
-        ) as cumulative_purchase_orders,
+        ) as window_purchase_orders,
         sum(net_revenue) over (
             partition by customer_id
             order by month_start
             rows between unbounded preceding and current row
-        ) as cumulative_net_revenue
+        ) as window_net_revenue
 
     from spined
+
+),
+
+with_last_purchase as (
+
+    {#- Incremental: the window covers the recomputed months only; the month before holds the
+        state of all earlier months (a later purchase is always the latest one). #}
+    select
+        with_window.*,
+        {%- if is_incremental() %}
+            coalesce(with_window.window_last_purchase_month, previous_state.last_purchase_month)
+                as last_purchase_month,
+            coalesce(with_window.window_last_purchase_date, previous_state.last_purchase_date)
+                as last_purchase_date,
+            coalesce(previous_state.cumulative_purchase_orders, 0) + with_window.window_purchase_orders
+                as cumulative_purchase_orders,
+            coalesce(previous_state.cumulative_net_revenue, 0) + with_window.window_net_revenue
+                as cumulative_net_revenue,
+            previous_state.is_active as was_active_before_range
+        {%- else %}
+            with_window.window_last_purchase_month as last_purchase_month,
+            with_window.window_last_purchase_date as last_purchase_date,
+            with_window.window_purchase_orders as cumulative_purchase_orders,
+            with_window.window_net_revenue as cumulative_net_revenue,
+            cast(null as boolean) as was_active_before_range
+        {%- endif %}
+
+    from with_window
+    {%- if is_incremental() %}
+    -- previous_state's columns are selected in the incremental branch above
+    left join previous_state  -- noqa: ST11
+        on with_window.customer_id = previous_state.customer_id
+    {%- endif %}
 
 ),
 
@@ -123,6 +291,7 @@ with_previous as (
         *,
         coalesce(
             lag(is_active) over (partition by customer_id order by month_start),
+            was_active_before_range,
             false
         ) as was_active_previous_month
 
@@ -141,6 +310,7 @@ final as (
             as months_since_first_purchase,
         is_reference_month,
         purchase_orders,
+        last_purchase_date_in_month,
         net_revenue,
         last_purchase_month,
         last_purchase_date,
@@ -154,7 +324,9 @@ final as (
             when is_active then 'reactivated'
             when was_active_previous_month then 'churned'
             else 'inactive'
-        end as activity_status
+        end as activity_status,
+        -- when the row was (re)computed: customer_rfm_monthly rescores the months rewritten since its last run
+        {{ dbt.current_timestamp() }} as _computed_at
 
     from with_previous
 
