@@ -9,6 +9,7 @@ refresh after new lines arrive and a customer is re-linked.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import shutil
@@ -333,3 +334,140 @@ def test_incremental_fct_sales_equals_a_full_refresh(warehouse: Warehouse) -> No
     assert late_lines == 25
     assert relinked_customers == [(new_customer,)]
     assert isinstance(total_net, Decimal)
+
+
+#: What an incremental run of the monthly history rebuilds (upstream tables included), and the two
+#: incremental models compared with a full refresh (table -> its month column).
+MONTHLY_CHAIN = (
+    "int_reference_dates_resolved",
+    "int_calendar_months_generated",
+    "int_order_lines_joined_to_customers",
+    "int_order_lines_aggregated_to_orders",
+    "int_customer_months_spined",
+    "customer_rfm_monthly",
+)
+MONTHLY_TABLES = {
+    "intermediate.int_customer_months_spined": "month_start",
+    "marts.customer_rfm_monthly": "snapshot_month",
+}
+MONTHLY_MODELS = tuple(table.split(".")[1] for table in MONTHLY_TABLES)
+
+
+def _incremental_monthly_run(warehouse: Warehouse, copy: Path, *dbt_args: str) -> dict[str, object]:
+    """Run the monthly chain incrementally, then the two models fully refreshed; per model, the rows
+    only one of the two results holds and the earliest month the incremental run rewrote (None: none)."""
+    before = {
+        table: warehouse.query(f"select max(_computed_at) from {table}", warehouse=copy)[0][0]
+        for table in MONTHLY_TABLES
+    }
+    warehouse.dbt("run", "--select", *MONTHLY_CHAIN, *dbt_args, warehouse=copy, target="dbt_monthly")
+    outcome: dict[str, object] = {}
+    with duckdb.connect(str(copy)) as con:
+        for table, month in MONTHLY_TABLES.items():
+            name = table.split(".")[1]
+            con.execute(
+                f"create or replace table main.{name}_incremental as "
+                f"select * exclude (_computed_at) from {table}"
+            )
+            (outcome[f"{name} rewritten from"],) = con.execute(
+                f"select min({month}) from {table} where _computed_at > ?", [before[table]]
+            ).fetchone()
+    warehouse.dbt(
+        "run", "--select", *MONTHLY_MODELS, "--full-refresh", *dbt_args, warehouse=copy, target="dbt_monthly"
+    )
+    with duckdb.connect(str(copy), read_only=True) as con:
+        for table in MONTHLY_TABLES:
+            name = table.split(".")[1]
+            incremental, full = (
+                f"select * from main.{name}_incremental",
+                f"select * exclude (_computed_at) from {table}",
+            )
+            for label, left, right in (
+                ("only incremental", incremental, full),
+                ("only full refresh", full, incremental),
+            ):
+                (outcome[f"{name} {label}"],) = con.execute(
+                    f"select count(*) from ({left} except all {right})"
+                ).fetchone()
+    return outcome
+
+
+def _assert_equal_to_full_refresh(outcome: dict[str, object]) -> None:
+    differences = {k: v for k, v in outcome.items() if k.endswith(("only incremental", "only full refresh"))}
+    assert differences and set(differences.values()) == {0}, outcome
+
+
+def test_incremental_monthly_history_equals_a_full_refresh(warehouse: Warehouse) -> None:
+    """The month spine and the monthly RFM history rewrite only the months from the earliest change,
+    and still equal a full refresh: after sales in a new month, after late lines in an old month with
+    a re-linked customer, after a run without changes, and after the reference date moved back."""
+    copy = warehouse.data_dir / "incremental_monthly" / warehouse.path.name
+    copy.parent.mkdir()
+    shutil.copyfile(warehouse.path, copy)
+    (old_reference_month,) = warehouse.query(
+        "select max(month_start) from intermediate.int_customer_months_spined", warehouse=copy
+    )[0]
+    copied_lines = (
+        "customer_ref, customer_ref_type, customer_ref_norm, sku, product_name, category, quantity, "
+        "unit_price, unit_cost, discount, channel, salesperson, original_order_id, _source_file, "
+        "_source_row, _file_sha256"
+    )
+
+    # 1. Purchases in the month after the reference month: only the old reference month (its flag
+    #    changes) and the new one are rewritten.
+    with duckdb.connect(str(copy)) as con:
+        con.execute(
+            "insert into raw.sales select order_id || '-NEXT', line_no, "
+            "cast(date_trunc('month', order_date) + interval 1 month + interval 2 day as date), "
+            f"{copied_lines}, 'next-month', _loaded_at + interval 1 day "
+            "from raw.sales where not quantity < 0 "
+            "and order_date >= (select date_trunc('month', max(order_date)) from raw.sales) "
+            "order by order_id, line_no limit 20"
+        )
+    outcome = _incremental_monthly_run(warehouse, copy)
+    _assert_equal_to_full_refresh(outcome)
+    assert outcome["int_customer_months_spined rewritten from"] == old_reference_month, outcome
+    assert outcome["customer_rfm_monthly rewritten from"] == old_reference_month, outcome
+
+    # 2. Late lines a month after the first sales and one sales reference re-linked to another customer.
+    with duckdb.connect(str(copy)) as con:
+        con.execute(
+            "insert into raw.sales select order_id || '-LATE', line_no, "
+            "cast(order_date + interval 1 month as date), "
+            f"{copied_lines}, 'late-batch', _loaded_at + interval 2 day "
+            "from raw.sales where order_date < (select min(order_date) + 20 from raw.sales) "
+            "order by order_id, line_no limit 10"
+        )
+        (late_month,) = con.execute(
+            "select min(date_trunc('month', order_date)) from raw.sales where _batch_id = 'late-batch'"
+        ).fetchone()
+        con.execute(
+            "update intermediate.int_customer_identity_links set customer_id = "
+            "(select max(customer_id) from intermediate.int_customers_resolved) "
+            "where source = 'sales' and source_record_id = (select min(source_record_id) "
+            "from intermediate.int_customer_identity_links where source = 'sales')"
+        )
+    outcome = _incremental_monthly_run(warehouse, copy)
+    _assert_equal_to_full_refresh(outcome)
+    assert outcome["int_customer_months_spined rewritten from"] <= late_month, outcome
+
+    # 3. Nothing changed: nothing is rewritten.
+    outcome = _incremental_monthly_run(warehouse, copy)
+    _assert_equal_to_full_refresh(outcome)
+    assert outcome["int_customer_months_spined rewritten from"] is None, outcome
+    assert outcome["customer_rfm_monthly rewritten from"] is None, outcome
+
+    # 4. The reference date moves back two months (a backfill run): the later months disappear.
+    (reference_month,) = warehouse.query(
+        "select max(month_start) from intermediate.int_customer_months_spined", warehouse=copy
+    )[0]
+    back = reference_month
+    for _ in range(2):
+        back = (back.replace(day=1) - dt.timedelta(days=1)).replace(day=15)
+    outcome = _incremental_monthly_run(
+        warehouse, copy, "--vars", json.dumps({"reference_date": back.isoformat()})
+    )
+    _assert_equal_to_full_refresh(outcome)
+    assert warehouse.query(
+        "select max(month_start) from intermediate.int_customer_months_spined", warehouse=copy
+    )[0] == (back.replace(day=1),)
