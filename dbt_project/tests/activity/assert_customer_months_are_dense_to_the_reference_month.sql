@@ -1,6 +1,8 @@
-{#- Every customer in the spine has exactly one row per month from the first purchase month to the
+{#- Every customer in the spine has one row per month from the first purchase month to the
     reference month, and none after it. An incremental run replaces the months from the earliest
-    changed one (strategy replace_from): a stale, missing or doubled month would show here. -#}
+    changed one (strategy replace_from): a stale or missing month shows here, a doubled one also in
+    the unique test of customer_rfm_monthly.customer_month_key (one row per spine row). Counts,
+    minimum and maximum only: count(distinct) per customer cost 2-4 s at 10M rows. -#}
 with
 
 customer_months as (
@@ -19,12 +21,11 @@ per_customer as (
 
     select
         customer_id,
-        min(first_purchase_month) as first_purchase_month,
-        max(first_purchase_month) as latest_first_purchase_month,
+        -- max: rows left from an older, earlier first purchase month would start before it
+        max(first_purchase_month) as first_purchase_month,
         min(month_start) as first_month,
         max(month_start) as last_month,
-        count(*) as row_count,
-        count(distinct month_start) as month_count
+        count(*) as row_count
 
     from customer_months
     group by customer_id
@@ -40,11 +41,9 @@ final as (
     from per_customer
     cross join reference_dates
     where
-        per_customer.first_purchase_month <> per_customer.latest_first_purchase_month
-        or per_customer.first_month <> per_customer.first_purchase_month
+        per_customer.first_month <> per_customer.first_purchase_month
         or per_customer.last_month <> reference_dates.reference_month
-        or per_customer.row_count <> per_customer.month_count
-        or per_customer.month_count
+        or per_customer.row_count
         <> {{ dbt.datediff('per_customer.first_month', 'reference_dates.reference_month', 'month') }} + 1
 
 )
