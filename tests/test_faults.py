@@ -84,9 +84,10 @@ def query(warehouse: Path, sql: str, params: list[object] | None = None) -> list
         return con.execute(sql, params or []).fetchall()
 
 
-#: Lineage columns the marts carry that name the load run (batch id with its timestamp, load time):
-#: the only run-specific values, left out of the content checksum.
-RUN_SPECIFIC_COLUMNS = frozenset({"_batch_id", "_loaded_at"})
+#: Lineage columns the marts carry that name a run (batch id with its timestamp, load time, and when an
+#: incremental model last (re)computed the row): the only run-specific values, left out of the
+#: content checksum.
+RUN_SPECIFIC_COLUMNS = frozenset({"_batch_id", "_loaded_at", "_computed_at"})
 #: Doubles are compared to 12 significant digits: DuckDB's parallel aggregation may sum floating
 #: point values in a different order from run to run, which changes the last bit (1 ulp).
 DOUBLE_FORMAT = "{:.12g}"
