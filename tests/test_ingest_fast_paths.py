@@ -2,6 +2,8 @@
 
 - CSV chunks built column-wise from the cells (``readers._split_cells``) equal the record-wise ones
   (``readers._split_records``), bad rows and chunk boundaries included;
+- CSV chunks parsed by Arrow (``arrow_csv``) equal those of Python's ``csv`` module, also when the
+  file turns out not to be clean part-way and the exact reader takes over;
 - the normalisers' cross-chunk memo returns what a fresh computation returns, and never mixes up
   ``1``, ``1.0``, ``True`` and ``"1"``;
 - the dtypes handed to GX (``validation.vectorisable``) keep every value and every missing value, and
@@ -17,8 +19,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from crm.ingest import readers
-from crm.ingest.errors import BadRow
+from crm.ingest import arrow_csv, readers
+from crm.ingest.errors import BadRow, FileRejected
 from crm.ingest.validation import BatchValidator, vectorisable
 from crm.normalise import frame as normalise
 
@@ -80,6 +82,138 @@ def test_csv_reader_skips_whitespace_only_lines(tmp_path: Path) -> None:
     assert chunk.frame.index.tolist() == [1, 2]  # record numbers do not count blank lines
     assert chunk.frame["order_id"].tolist() == ["SO-1", "SO-2"]
     assert chunk.bad_rows == []
+
+
+SALES_HEADER = (
+    "order_id,line_no,order_date,customer_ref,sku,product_name,category,quantity,unit_price,"
+    "unit_cost,discount,channel,salesperson,original_order_id"
+)
+
+
+def _sales_line(n: int, customer: str = "M00001234", product: str = "日光 洗面乳") -> str:
+    return f"SO-{n},1,2024-01-05,{customer},SKU-{n % 7},{product},美妝,1,100,50,0%,store,翁秀玲,"
+
+
+def _lines(n: int) -> list[str]:
+    return [_sales_line(i, customer=f"09{i:08d}" if i % 3 else f"M{i:08d}") for i in range(1, n + 1)]
+
+
+LONG = "x" * (readers.MAX_FIELD_CHARS + 1)
+#: name -> (lines after the header, encoding, whether the exact reader must take over)
+CSV_CASES: dict[str, tuple[list[str], str, bool]] = {
+    "clean": (_lines(23), "utf-8", False),
+    "clean, empty lines": ([*_lines(5), "", *_lines(7), "", ""], "utf-8", False),
+    "clean, CRLF": ([line + "\r" for line in _lines(9)], "utf-8", False),
+    "big5": (_lines(11), "big5", False),
+    "gb18030": ([_sales_line(i, product="日光 洗面乳 简体") for i in range(1, 12)], "gb18030", False),
+    "whitespace-only record": ([*_lines(12), " , ,\t, , , , , , , , , , , ", *_lines(6)], "utf-8", True),
+    "whitespace-only last record": ([*_lines(10), " , , "], "utf-8", True),
+    "wrong column count": ([*_lines(12), "SO-99,1,2024-01-05", *_lines(6)], "utf-8", True),
+    "over-long mapped cell": ([*_lines(12), _sales_line(99, customer=LONG), *_lines(6)], "utf-8", True),
+    "over-long unmapped cell": ([*_lines(12), _sales_line(99) + LONG, *_lines(6)], "utf-8", True),
+    "quoted": ([*_lines(4), 'SO-9,1,2024-01-05,"Chen, Amy",SKU-1,p,c,1,100,50,0,store,,'], "utf-8", True),
+    "header only": ([], "utf-8", True),
+}
+
+
+def _write_csv(path: Path, lines: list[str], encoding: str, *, bom: bool = False) -> Path:
+    data = "\n".join([SALES_HEADER, *lines]) + ("\n" if lines else "")
+    path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + data.encode(encoding))
+    return path
+
+
+def _exact_chunks(path: Path, chunk_rows: int, monkeypatch: pytest.MonkeyPatch) -> list[readers.Chunk]:
+    def refuse(*args, **kwargs):
+        raise arrow_csv.ExactReaderNeeded("the test asks for the exact reader")
+        yield  # a generator, like the real one
+
+    with monkeypatch.context() as patch:
+        patch.setattr(arrow_csv, "frames", refuse)
+        return list(readers.open_file(path, "sales", chunk_rows).chunks())
+
+
+def _as_exact(chunks: list[readers.Chunk]) -> list[readers.Chunk]:
+    return [readers.Chunk(c.frame.astype(object), c.bad_rows) for c in chunks]
+
+
+def _read_by_arrow(chunk: readers.Chunk) -> bool:
+    return not chunk.frame.empty and all(isinstance(t, pd.StringDtype) for t in chunk.frame.dtypes)
+
+
+@pytest.mark.parametrize("chunk_rows", [1, 5, 100])
+@pytest.mark.parametrize("case", list(CSV_CASES))
+def test_arrow_csv_chunks_equal_the_exact_readers(
+    case: str, chunk_rows: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lines, encoding, exact = CSV_CASES[case]
+    path = _write_csv(tmp_path / "sales.csv", lines, encoding)
+    # Blocks of a few records: a problem part-way through the file is met after chunks were yielded.
+    monkeypatch.setattr(arrow_csv, "BLOCK_BYTES", 512)
+    handed_over: list[int] = []
+    exact_records = readers._csv_records
+
+    def spy(*args, after: int = 0, **kwargs):
+        handed_over.append(after)
+        return exact_records(*args, after=after, **kwargs)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(readers, "_csv_records", spy)
+        chunks = list(readers.open_file(path, "sales", chunk_rows).chunks())
+    _chunks_equal(_as_exact(chunks), _exact_chunks(path, chunk_rows, monkeypatch))
+    by_arrow = [row for c in chunks if _read_by_arrow(c) for row in c.frame.index]
+    if not exact:
+        assert handed_over == [] and by_arrow and all(map(_read_by_arrow, chunks))
+    else:  # Arrow yields whole chunks only; the exact reader resumes after the last of them
+        assert len(handed_over) == 1 and handed_over[0] % chunk_rows == 0
+        assert by_arrow == list(range(1, handed_over[0] + 1))
+
+
+def test_arrow_csv_hands_over_after_whole_chunks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bad record deep in the file: Arrow's chunks come first, the exact reader resumes at the next
+    record and quarantines the bad one under its own number."""
+    path = _write_csv(tmp_path / "sales.csv", [*_lines(40), "SO-99,1", *_lines(9)], "utf-8")
+    monkeypatch.setattr(arrow_csv, "BLOCK_BYTES", 512)
+    chunks = list(readers.open_file(path, "sales", 10).chunks())
+    _chunks_equal(_as_exact(chunks), _exact_chunks(path, 10, monkeypatch))
+    assert [_read_by_arrow(c) for c in chunks] == [True] * 3 + [False] * 2
+    assert [b.source_row for c in chunks for b in c.bad_rows] == [41]
+    assert [len(c.frame) for c in chunks] == [10, 10, 10, 10, 9]
+
+
+def test_arrow_csv_reads_a_bom_file_and_tabs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = _write_csv(tmp_path / "sales.csv", _lines(8), "utf-8", bom=True)
+    chunks = list(readers.open_file(path, "sales", 3).chunks())
+    _chunks_equal(_as_exact(chunks), _exact_chunks(path, 3, monkeypatch))
+    assert all(map(_read_by_arrow, chunks))
+    tabs = tmp_path / "sales.tsv"
+    tabs.write_text("\n".join(line.replace(",", "\t") for line in [SALES_HEADER, *_lines(8)]), "utf-8")
+    chunks = list(readers.open_file(tabs, "sales", 3).chunks())
+    _chunks_equal(_as_exact(chunks), _exact_chunks(tabs, 3, monkeypatch))
+    assert all(map(_read_by_arrow, chunks)) and chunks[0].frame.at[1, "order_id"] == "SO-1"
+
+
+def test_arrow_csv_leaves_undecodable_bytes_and_broken_quoting_to_the_exact_reader(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(arrow_csv, "BLOCK_BYTES", 512)
+    path = tmp_path / "sales.csv"
+    lines = _lines(30)
+    data = (
+        "\n".join([SALES_HEADER, *lines[:20]]).encode()
+        + b"\nSO-77,1,2024-01-05,\xff\xfe,SKU-1,p,c,1,1,1,0,store,,\n"
+    )
+    path.write_bytes(data + "\n".join(lines[20:]).encode() + b"\n")
+    chunks = list(readers.open_file(path, "sales", 5).chunks())
+    _chunks_equal(_as_exact(chunks), _exact_chunks(path, 5, monkeypatch))
+    assert [b.reason_code for c in chunks for b in c.bad_rows] == ["undecodable_bytes"]
+    assert _read_by_arrow(chunks[0]) and not _read_by_arrow(chunks[-1])
+
+    path.write_text(
+        "\n".join([SALES_HEADER, *lines[:20], 'SO-78,1,"2024"-01-05,x,SKU-1,p,c,1,1,1,0,s,,']), "utf-8"
+    )
+    with pytest.raises(FileRejected) as rejected:
+        list(readers.open_file(path, "sales", 5).chunks())
+    assert rejected.value.reason_code == "malformed_csv" and "line 22" in rejected.value.message
 
 
 def _batch(quantities: list[object]) -> pd.DataFrame:

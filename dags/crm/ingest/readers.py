@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
+import logging
 import re
 import zipfile
 from collections.abc import Callable, Iterator
@@ -21,9 +22,12 @@ from typing import Any
 import pandas as pd
 
 from crm.contract import fold_header, header_lookup
-from crm.ingest.decoding import detect_text_format
+from crm.ingest import arrow_csv
+from crm.ingest.decoding import TextFormat, detect_text_format
 from crm.ingest.errors import BadRow, FileRejected
 from crm.ingest.headers import HeaderMap, check_header_map, map_headers
+
+log = logging.getLogger(__name__)
 
 #: Longest accepted field; longer values are quarantined, not loaded (and never crash the reader).
 MAX_FIELD_CHARS = 10_000
@@ -102,13 +106,16 @@ def _chunks(
     chunk_rows: int,
     too_long: Callable[[int, Any], BadRow | None],
     build: Callable[[list[Any], list[int]], pd.DataFrame],
+    *,
+    continued: bool = False,
 ) -> Iterator[Chunk]:
     """Chunks of at most ``chunk_rows`` rows (good and bad together) from ``(row, item, bad row)``
-    records: an item goes to the frame ``build`` makes, unless ``too_long`` turns it into a bad row."""
+    records: an item goes to the frame ``build`` makes, unless ``too_long`` turns it into a bad row.
+    ``continued``: earlier chunks of the file were already yielded (no empty chunk at the end)."""
     batch: list[Any] = []
     rows: list[int] = []
     bad: list[BadRow] = []
-    yielded = False
+    yielded = continued
     for row, item, bad_row in records:
         if bad_row is not None:
             bad.append(bad_row)
@@ -141,6 +148,8 @@ def _split_cells(
     records: Iterator[tuple[int, list[str] | None, BadRow | None]],
     chunk_rows: int,
     positions: dict[str, int],
+    *,
+    continued: bool = False,
 ) -> Iterator[Chunk]:
     """``_split_records`` for CSV rows given as their list of cells (no dict per row).
 
@@ -153,14 +162,23 @@ def _split_cells(
             return _record_too_long(row, {col: cells[pos] for col, pos in positions.items()})
         return None
 
-    return _chunks(records, chunk_rows, too_long, lambda batch, rows: _cells_frame(batch, rows, positions))
+    return _chunks(
+        records,
+        chunk_rows,
+        too_long,
+        lambda batch, rows: _cells_frame(batch, rows, positions),
+        continued=continued,
+    )
 
 
 # --- CSV ---------------------------------------------------------------------------------------
 
 
-def _csv_records(path: Path, source: str, encoding: str, delimiter: str, header_map: HeaderMap):
-    """Yield ``(record number, cells, None)`` or ``(record number, None, BadRow)`` per data record."""
+def _csv_records(
+    path: Path, source: str, encoding: str, delimiter: str, header_map: HeaderMap, *, after: int = 0
+):
+    """Yield ``(record number, cells, None)`` or ``(record number, None, BadRow)`` per data record
+    numbered above ``after`` (the records up to it were read by the Arrow fast path)."""
     with path.open(encoding=encoding, errors="surrogateescape", newline="") as fh:
         reader = csv.reader(fh, delimiter=delimiter, strict=True)
         header_seen = False
@@ -184,6 +202,8 @@ def _csv_records(path: Path, source: str, encoding: str, delimiter: str, header_
                 header_seen, header_len = True, len(cells)
                 continue
             record += 1
+            if record <= after:
+                continue
             raw_line = delimiter.join(cells)
             if _SURROGATE.search(raw_line):
                 yield (
@@ -213,11 +233,34 @@ def _csv_records(path: Path, source: str, encoding: str, delimiter: str, header_
             yield record, cells, None
 
 
+def _csv_chunks(path: Path, source: str, fmt: TextFormat, header_map: HeaderMap, chunk_rows: int):
+    """Chunks from Arrow's parser while the file is clean, then from Python's ``csv`` module."""
+    done = 0
+    try:
+        for frame in arrow_csv.frames(
+            path,
+            encoding=fmt.encoding,
+            delimiter=fmt.delimiter,
+            header=fmt.header,
+            positions=header_map.positions,
+            chunk_rows=chunk_rows,
+            max_field_chars=MAX_FIELD_CHARS,
+        ):
+            yield Chunk(frame)
+            done += len(frame)
+    except arrow_csv.ExactReaderNeeded as exc:
+        log.info("%s: Python's csv module reads it from record %d (%s)", path.name, done + 1, exc)
+    else:
+        if done:
+            return
+    records = _csv_records(path, source, fmt.encoding, fmt.delimiter, header_map, after=done)
+    yield from _split_cells(records, chunk_rows, header_map.positions, continued=done > 0)
+
+
 def open_csv(path: Path, source: str, chunk_rows: int) -> OpenedFile:
     fmt = detect_text_format(path, source)
     header_map = check_header_map(source, map_headers(source, fmt.header), path.name)
-    records = _csv_records(path, source, fmt.encoding, fmt.delimiter, header_map)
-    chunks = _split_cells(records, chunk_rows, header_map.positions)
+    chunks = _csv_chunks(path, source, fmt, header_map, chunk_rows)
     return OpenedFile(path, source, "csv", fmt.encoding, header_map, chunks)
 
 
