@@ -125,6 +125,43 @@ def _without_batch_fingerprint() -> Iterator[None]:
         engine.HASH_THRESHOLD = threshold
 
 
+@contextmanager
+def _row_conditions_filtered_once() -> Iterator[None]:
+    """Let GX filter a batch by each ``row_condition`` once per validation instead of once per metric.
+
+    For an expectation with a row condition, GX's pandas engine runs ``DataFrame.query`` over the
+    whole batch for every metric it computes (count, unexpected count, index list, values...): six
+    times per condition, 57% of validating a 200,000-line sales chunk. The filter is a pure function
+    of the batch and the condition, so while one batch is validated each (batch, condition) is
+    filtered once and the same rows are handed to every metric; the cache ends with the validation.
+    """
+    from great_expectations.execution_engine.pandas_execution_engine import PandasExecutionEngine
+
+    original = PandasExecutionEngine._apply_row_condition_filter  # see the test after a GX upgrade
+    filtered: dict[tuple[int, str, str | None], tuple[pd.DataFrame, pd.DataFrame]] = {}
+
+    def once(self: Any, data: pd.DataFrame, row_condition: Any, domain_kwargs: dict) -> pd.DataFrame:
+        condition = (
+            json.dumps(row_condition, sort_keys=True, default=str)
+            if isinstance(row_condition, dict)
+            else repr(row_condition)
+        )
+        key = (id(data), condition, domain_kwargs.get("condition_parser"))
+        hit = filtered.get(key)
+        if hit is not None and hit[0] is data:  # the batch is held, so its id cannot be reused
+            return hit[1]
+        rows = original(self, data, row_condition, domain_kwargs)
+        filtered[key] = (data, rows)
+        return rows
+
+    PandasExecutionEngine._apply_row_condition_filter = once
+    try:
+        yield
+    finally:
+        PandasExecutionEngine._apply_row_condition_filter = original
+        filtered.clear()
+
+
 def _row_number(index: object) -> int:
     """GX reports a named index as ``{"_source_row": n}`` and an unnamed one as ``n``."""
     if isinstance(index, dict):
@@ -167,7 +204,8 @@ class BatchValidator:
 
     def validate(self, source: str, frame: pd.DataFrame, run_name: str) -> BatchResult:
         suite = self.suites[source]
-        with _without_batch_fingerprint():  # GX loads the batch twice: for the batch and to validate
+        # GX loads the batch twice (for the batch and to validate) and filters it per metric.
+        with _without_batch_fingerprint(), _row_conditions_filtered_once():
             batch = self._batch_definitions[source].get_batch(
                 batch_parameters={"dataframe": vectorisable(frame)}
             )
