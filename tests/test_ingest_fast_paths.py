@@ -368,3 +368,28 @@ def test_gx_filters_each_row_condition_once_and_results_unchanged(monkeypatch: p
     assert once.stats == per_metric.stats
     _assert_known_failures(once)
     assert "negative_quantity_without_original_order" in {f.reason_code for f in once.row_failures[2]}
+
+
+@pytest.mark.parametrize(
+    "spellings",
+    [
+        ["0912-345-678", "0912 345 678", "(0912)345678", "+886 912 345 678", "00886-912-345-678"],
+        ["138 0013 8000", "138-0013-8000", "+86 138 0013 8000", "8613800138000"],
+        ["02-2345-6789", "(02) 2345 6789", "+886 2 2345 6789"],
+    ],
+)
+def test_phone_parses_are_shared_by_the_spellings_of_one_number(spellings: list[str]) -> None:
+    from crm.normalise import contact
+
+    contact._e164.cache_clear()
+    results = [contact.phone_to_e164(s) for s in spellings]
+    written = [s.removeprefix("00") if s.startswith("00") else s for s in spellings]
+    uncached = [
+        contact._e164.__wrapped__(
+            s.startswith("+") or s != w, "".join(filter(str.isdigit, w)), contact.DEFAULT_PHONE_REGIONS
+        )
+        for s, w in zip(spellings, written, strict=True)
+    ]
+    assert results == uncached and len(set(results)) == 1 and results[0].startswith("+")
+    # at most one parse per way of writing the prefix (local, '+', '00'), however the digits are spaced
+    assert contact._e164.cache_info().misses <= 3 < len(spellings) + 1
