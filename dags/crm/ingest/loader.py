@@ -479,12 +479,18 @@ class FileLoader:
             {name: valid[name] for name, _ in columns if name in valid.columns}, index=valid.index
         )
         table["_source_row"] = valid.index.astype("int64")
-        for name, value in lineage.items():
-            table[name] = value
         self.con.register("_valid_rows", table.reset_index(drop=True))
         try:
-            select = ", ".join(f'cast("{name}" as {type_}) as "{name}"' for name, type_ in columns)
-            self.con.execute(f"insert into raw.{source} by name select {select} from _valid_rows")
+            # The file's lineage values are parameters, not columns: no per-row copies to scan.
+            expressions = []
+            for name, type_ in columns:
+                value = "?" if name in lineage else f'"{name}"'
+                expressions.append(f'cast({value} as {type_}) as "{name}"')
+            select = ", ".join(expressions)
+            self.con.execute(
+                f"insert into raw.{source} by name select {select} from _valid_rows",
+                [lineage[name] for name, _ in columns if name in lineage],
+            )
         finally:
             self.con.unregister("_valid_rows")
 
