@@ -336,34 +336,37 @@ def test_gx_batch_fingerprint_is_skipped_and_results_unchanged(monkeypatch: pyte
     _assert_known_failures(skipped)
 
 
-def test_gx_filters_each_row_condition_once_and_results_unchanged(monkeypatch: pytest.MonkeyPatch) -> None:
-    """GX's pandas engine filters the batch by a row condition for every metric; validation filters
-    once per condition and batch, and finds the same failures and counts either way."""
+def test_gx_evaluates_each_row_condition_once_and_results_unchanged(monkeypatch: pytest.MonkeyPatch) -> None:
+    """GX's pandas engine filters the batch by a row condition for every metric; validation evaluates
+    each condition once per batch, and finds the same failures and counts either way."""
     from great_expectations.execution_engine.pandas_execution_engine import PandasExecutionEngine
 
     from crm.ingest import validation
 
     frame = _defective_sales_frame()
     validator = BatchValidator(EXPECTATIONS, None, today=dt.date(2026, 1, 1))
-    conditions = [
-        e for e in validator.suites["sales"].expectations if getattr(e, "row_condition", None) is not None
-    ]
-    filters: list[str] = []
-    original = PandasExecutionEngine._apply_row_condition_filter
+    conditions = {
+        str(e.row_condition)
+        for e in validator.suites["sales"].expectations
+        if getattr(e, "row_condition", None)
+    }
+    evaluated: list[str] = []
+    original_eval = pd.DataFrame.eval
 
-    def counted(self, data, row_condition, domain_kwargs):
-        filters.append(str(row_condition))
-        return original(self, data, row_condition, domain_kwargs)
+    def counted(self, expr, *args, **kwargs):
+        evaluated.append(expr)
+        return original_eval(self, expr, *args, **kwargs)
 
-    monkeypatch.setattr(PandasExecutionEngine, "_apply_row_condition_filter", counted)
+    monkeypatch.setattr(pd.DataFrame, "eval", counted)
+    filter_before = PandasExecutionEngine._apply_row_condition_filter
     once = validator.validate("sales", frame, run_name="once")
-    assert len(filters) == len(set(filters)) == len(conditions) >= 9
-    assert PandasExecutionEngine._apply_row_condition_filter is counted  # restored after validation
+    assert len(evaluated) == len(set(evaluated)) == len(conditions) >= 9
+    assert PandasExecutionEngine._apply_row_condition_filter is filter_before  # restored afterwards
 
-    filters.clear()
-    monkeypatch.setattr(validation, "_row_conditions_filtered_once", contextlib.nullcontext)
+    evaluated.clear()
+    monkeypatch.setattr(validation, "_row_conditions_evaluated_once", contextlib.nullcontext)
     per_metric = validator.validate("sales", frame, run_name="per-metric")
-    assert len(filters) > 2 * len(conditions)
+    assert len(evaluated) > 2 * len(conditions)
     assert dict(once.row_failures) == dict(per_metric.row_failures)
     assert once.stats == per_metric.stats
     _assert_known_failures(once)
