@@ -6,6 +6,7 @@ peer and the DuckDB lower bound agree on the RFM table.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -86,3 +87,21 @@ def test_small_benchmark_runs_and_all_three_agree(tmp_path: Path) -> None:
     report = render(config, [result], "# Benchmarks\n", machine())
     assert "### 3,000 sales lines" in report
     assert "| ingestion (all sources) |" in report
+
+
+def test_peak_rss_is_the_sum_of_concurrent_processes(tmp_path: Path) -> None:
+    """Two processes holding 200 MB each at the same time: the stage's peak counts both (ru_maxrss
+    alone would report one of them)."""
+    import sys
+
+    from crm.benchmark.measure import run_measured
+
+    hold = "import time; block = b'x' * (200 * 2**20); time.sleep(2)"
+    script = (
+        "import subprocess, sys\n"
+        f"child = subprocess.Popen([sys.executable, '-c', {hold!r}])\n"
+        f"exec({hold!r})\n"
+        "child.wait()\n"
+    )
+    measured = run_measured([sys.executable, "-c", script], env=dict(os.environ), log_path=tmp_path / "log")
+    assert measured.peak_rss_bytes > 400 * 2**20
