@@ -329,8 +329,6 @@ def test_a_reader_crash_fails_only_that_file_and_the_run_goes_on(
         return opened
 
     monkeypatch.setitem(readers.OPENERS, "jsonl", crashing)
-    # The patch is in this process: read in-process (tests/test_read_ahead.py crashes the worker's reader).
-    monkeypatch.setenv("CRM_READ_AHEAD", "0")
     with pytest.raises(IngestionFailed, match=r"reply_cards/cards\.jsonl: MemoryError"):
         ingest(Settings.from_env(), build_docs=False)
     assert bad.exists() and not good.exists(), "the other file loaded; the failed one waits for a retry"

@@ -34,7 +34,6 @@ class Settings:
     dbt_project_dir: Path
     settle_seconds: float
     chunk_rows: int
-    read_ahead: bool = True
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -47,9 +46,6 @@ class Settings:
             # A file younger than this may still be being written: it waits for the next run.
             settle_seconds=float(os.environ.get("CRM_SETTLE_SECONDS", "2")),
             chunk_rows=int(os.environ.get("CRM_CHUNK_ROWS", "200000")),
-            # Read and normalise the next file in a second process (crm.ingest.read_ahead).
-            read_ahead=os.environ.get("CRM_READ_AHEAD", "1" if (os.cpu_count() or 1) > 1 else "0")
-            not in ("0", "false", "no", "off"),
         )
 
     @property

@@ -22,7 +22,6 @@ from crm.contract import BUSINESS_KEYS, LINEAGE_COLUMNS, raw_columns
 from crm.ingest import manifest, storage
 from crm.ingest.discovery import LandingFile, sha256_of
 from crm.ingest.errors import BadRow, FileRejected
-from crm.ingest.read_ahead import ReadAhead, WorkerFailed
 from crm.ingest.readers import OpenedFile, open_file
 from crm.ingest.validation import BatchValidator, ExpectationStat, Failure
 from crm.normalise.frame import normalise_frame
@@ -99,7 +98,6 @@ class PendingFile:
     opened: OpenedFile
     original: pd.DataFrame | None = None
     bad_rows: list[BadRow] = field(default_factory=list)
-    normalised: pd.DataFrame | None = None  # of ``original``, when the read-ahead worker made it
 
 
 @dataclass
@@ -115,21 +113,11 @@ class ValidatedPart:
 class FileLoader:
     """Loads landing files of every source into one open warehouse connection."""
 
-    def __init__(
-        self,
-        con: duckdb.DuckDBPyConnection,
-        validator: BatchValidator,
-        settings: Settings,
-        read_ahead: ReadAhead | None = None,
-    ) -> None:
+    def __init__(self, con: duckdb.DuckDBPyConnection, validator: BatchValidator, settings: Settings) -> None:
         self.con = con
         self.validator = validator
         self.settings = settings
         self._run_started = dt.datetime.now(dt.UTC)
-        self._read_ahead = read_ahead
-        self._plan: list[LandingFile] = []  # the files of the current ``load_all``
-        self._first_seq = 0  # read-ahead sequence number of ``_plan[0]``
-        self._position = 0  # index in ``_plan`` of the file being opened
 
     # -- entry points ---------------------------------------------------------------------------------
 
@@ -139,10 +127,7 @@ class FileLoader:
         outcomes: list[FileOutcome] = []
         group: list[PendingFile] = []
         group_rows = 0
-        self._first_seq += len(self._plan)
-        self._plan = list(files)
-        for position, landing in enumerate(self._plan):
-            self._position = position
+        for landing in files:
             sha256 = sha256_of(landing.path)
             if any(p.sha256 == sha256 for p in group):
                 # The same bytes twice in one run: commit the first before judging the second a duplicate.
@@ -163,9 +148,6 @@ class FileLoader:
                     pending.original = (
                         pd.concat([c.frame for c in chunks]) if len(chunks) > 1 else chunks[0].frame
                     )
-                    if all(c.normalised is not None for c in chunks):
-                        normalised = [c.normalised for c in chunks]
-                        pending.normalised = pd.concat(normalised) if len(chunks) > 1 else normalised[0]
                     pending.bad_rows = [b for c in chunks for b in c.bad_rows]
                     group.append(pending)
                     group_rows += len(pending.original)
@@ -219,27 +201,10 @@ class FileLoader:
         )
         pending = PendingFile(landing, sha256, batch_id, None)  # type: ignore[arg-type]
         try:
-            pending.opened = self._open(landing)
+            pending.opened = open_file(path, source, self.settings.chunk_rows)
         except FileRejected as exc:
             return self._reject(landing, sha256, batch_id, exc)
         return pending
-
-    def _open(self, landing: LandingFile) -> OpenedFile:
-        """``open_file``, or the same from the read-ahead worker, which is then asked for the next file."""
-        ahead = self._read_ahead
-        if ahead is None or not ahead.alive:
-            return open_file(landing.path, landing.source, self.settings.chunk_rows)
-        try:
-            for position in (self._position, self._position + 1):
-                if position < len(self._plan):
-                    upcoming = self._plan[position]
-                    ahead.request(
-                        self._first_seq + position, upcoming.path, upcoming.source, self.settings.chunk_rows
-                    )
-            return ahead.open(self._first_seq + self._position, landing.path, landing.source)
-        except WorkerFailed as exc:
-            log.warning("%s/%s: read in-process (%s)", landing.source, landing.path.name, exc)
-            return open_file(landing.path, landing.source, self.settings.chunk_rows)
 
     def _guard(self, pending: PendingFile, func, *args) -> FileOutcome:
         """Run one file's commit; unexpected errors mark it failed (it stays in landing) and are reported."""
@@ -270,24 +235,17 @@ class FileLoader:
     # -- validation ----------------------------------------------------------------------------------------
 
     def _validate(
-        self,
-        source: str,
-        parts: list[tuple[str, pd.DataFrame, pd.DataFrame | None]],
-        run_name: str,
+        self, source: str, parts: list[tuple[str, pd.DataFrame]], run_name: str
     ) -> list[ValidatedPart]:
-        """Normalise (unless the read-ahead worker did) and validate the rows of several files (or one
-        chunk of one file) in one GX call; ``parts`` are (file name, original, normalised or None)."""
-        frames = [
-            normalise_frame(source, original) if normalised is None else normalised
-            for _, original, normalised in parts
-        ]
+        """Normalise and validate the rows of several files (or one chunk of one file) in one GX call."""
+        frames = [normalise_frame(source, original) for _, original in parts]
         combined = (
             pd.concat([f.set_axis(f.index.astype("int64") + i * GROUP_OFFSET) for i, f in enumerate(frames)])
             if len(frames) > 1
             else frames[0].set_axis(frames[0].index.astype("int64"))
         )
         combined.index.name = "_source_row"
-        names = [name for name, _, _ in parts]
+        names = [name for name, _ in parts]
         self._mark_duplicates(source, combined, names)
         if source == "sales":
             self._price_ratio(combined)
@@ -295,7 +253,7 @@ class FileLoader:
         if result.table_failures:
             raise FileRejected("schema_mismatch", f"{', '.join(names)}: " + "; ".join(result.table_failures))
         validated = []
-        for i, ((_, original, _), frame) in enumerate(zip(parts, frames, strict=True)):
+        for i, ((_, original), frame) in enumerate(zip(parts, frames, strict=True)):
             offset = i * GROUP_OFFSET if len(frames) > 1 else 0
             part_frame = combined.loc[frame.index.astype("int64") + offset].set_axis(frame.index)
             failures = (
@@ -323,9 +281,7 @@ class FileLoader:
         source = group[0].landing.source
         run_name = group[0].batch_id if len(group) == 1 else f"{group[0].batch_id}-group-of-{len(group)}"
         try:
-            parts = self._validate(
-                source, [(p.landing.path.name, p.original, p.normalised) for p in group], run_name
-            )
+            parts = self._validate(source, [(p.landing.path.name, p.original) for p in group], run_name)
         except Exception as exc:  # a failure here concerns every file of the group
             return [self._guard(p, _raise, exc) for p in group]
         return [self._guard(p, self._commit_small, p, part) for p, part in zip(group, parts, strict=True)]
@@ -342,9 +298,7 @@ class FileLoader:
             for number, chunk in enumerate(pending.opened.chunks()):
                 run_name = f"{pending.batch_id}-chunk-{number:05d}"
                 yield (
-                    self._validate(pending.landing.source, [(name, chunk.frame, chunk.normalised)], run_name)[
-                        0
-                    ],
+                    self._validate(pending.landing.source, [(name, chunk.frame)], run_name)[0],
                     chunk.bad_rows,
                 )
 

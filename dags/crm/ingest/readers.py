@@ -43,8 +43,6 @@ _ANY_SURROGATE = re.compile("[\ud800-\udfff]")
 class Chunk:
     frame: pd.DataFrame
     bad_rows: list[BadRow] = field(default_factory=list)
-    #: ``normalise_frame`` of ``frame``, when the read-ahead worker already computed it
-    normalised: pd.DataFrame | None = None
 
     @property
     def rows_read(self) -> int:

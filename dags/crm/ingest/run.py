@@ -6,14 +6,13 @@ import gc
 import logging
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import closing, contextmanager, nullcontext
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 
 from crm.config import Settings
 from crm.contract import SOURCES
 from crm.ingest.discovery import discover
 from crm.ingest.loader import FileLoader, FileOutcome
-from crm.ingest.read_ahead import ReadAhead
 from crm.ingest.validation import BatchValidator
 from crm.warehouse import connect, ensure_schema
 
@@ -104,15 +103,13 @@ def ingest(
             raise ValueError(f"unknown source {source!r}; expected one of {', '.join(SOURCES)}")
         (settings.landing_dir / source).mkdir(parents=True, exist_ok=True)
     summaries = []
-    # Started first: the worker's imports overlap with GX's start-up below.
-    read_ahead = ReadAhead() if settings.read_ahead else None
-    with closing(read_ahead) if read_ahead else nullcontext(), connect(settings.warehouse_path) as con:
+    with connect(settings.warehouse_path) as con:
         # Created under the warehouse lock: the GX file context (suites, Data Docs) is then only
         # ever written by the one ingestion that holds it, even when two are started together.
         validator = BatchValidator(settings.expectations_dir, settings.gx_root)
         ensure_schema(con)
         con.execute(f"set checkpoint_threshold = '{CHECKPOINT_THRESHOLD}'")
-        loader = FileLoader(con, validator, settings, read_ahead)
+        loader = FileLoader(con, validator, settings)
         with _bulk_allocation():
             for source in sources:
                 summary = SourceSummary(source)
