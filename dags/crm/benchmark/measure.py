@@ -3,8 +3,9 @@
 ``os.wait4`` returns the resource usage of that one child, including the descendants it waited for
 (dbt's and Airflow's subprocesses), so repetitions do not mix. Peak RSS is the largest *sum* of the
 resident sets of the tree's processes alive at one time, sampled from ``/proc`` every
-``SAMPLE_SECONDS`` (ingestion runs a read-ahead worker beside the loader; ``ru_maxrss`` alone only
-knows the largest single process), and never less than that ``ru_maxrss``.
+``SAMPLE_SECONDS`` (under Airflow the scheduler, the task runner and the task's own processes run side
+by side; ``ru_maxrss`` alone only knows the largest single process), and never less than that
+``ru_maxrss``: a stage's memory compares honestly with the single-process pandas peer's.
 """
 
 from __future__ import annotations
