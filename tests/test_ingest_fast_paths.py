@@ -111,7 +111,35 @@ CSV_CASES: dict[str, tuple[list[str], str, bool]] = {
     "wrong column count": ([*_lines(12), "SO-99,1,2024-01-05", *_lines(6)], "utf-8", True),
     "over-long mapped cell": ([*_lines(12), _sales_line(99, customer=LONG), *_lines(6)], "utf-8", True),
     "over-long unmapped cell": ([*_lines(12), _sales_line(99) + LONG, *_lines(6)], "utf-8", True),
-    "quoted": ([*_lines(4), 'SO-9,1,2024-01-05,"Chen, Amy",SKU-1,p,c,1,100,50,0,store,,'], "utf-8", True),
+    "quoted fields": (
+        [
+            *_lines(4),
+            'SO-9,1,2024-01-05,"Chen, Amy",SKU-1,"a ""b"" c",c,1,"7,190.00",50,0,store,"",',
+            *_lines(3),
+        ],
+        "utf-8",
+        False,
+    ),
+    "quoted fields, big5": (
+        [*_lines(4), 'SO-9,1,2024-01-05,"陳, 大文",SKU-1,p,c,1,"7,190.00",50,0,s,,'],
+        "big5",
+        False,
+    ),
+    "quoted value with a line break": (
+        [*_lines(9), 'SO-9,1,2024-01-05,"Chen\nAmy",SKU-1,p,c,1,1,1,0,s,,'],
+        "utf-8",
+        True,
+    ),
+    "quoted value with a CR": (
+        [*_lines(9), 'SO-9,1,2024-01-05,"Chen\rAmy",SKU-1,p,c,1,1,1,0,s,,'],
+        "utf-8",
+        True,
+    ),
+    "quote inside an unquoted field": (
+        [*_lines(9), 'SO-9,1,2024-01-05,Chen "A",SKU-1,p,c,1,1,1,0,s,,'],
+        "utf-8",
+        True,
+    ),
     "header only": ([], "utf-8", True),
 }
 

@@ -12,8 +12,11 @@ the caller reads the rest of the file with the exact reader from the first recor
 Because the fast path yields only whole chunks of ``chunk_rows`` records (the last may be shorter),
 the chunk boundaries stay those of the exact reader either way. Cases left to the exact reader:
 
-- any double quote in the file: Python's strict mode rejects ``"abc"def``, Arrow accepts it as
-  ``abcdef``; clean exports are unquoted, and the quoted ones are small (questionnaires);
+- quoting that is not plain: Python's strict mode rejects ``"abc"def``, Arrow accepts it as
+  ``abcdef``. A file with quotes takes the fast path only when every line is one whole record whose
+  fields are either unquoted without any quote or quoted strictly (``"7,190.00"``, ``"a ""b"" c"``),
+  which both parsers read alike; a line break inside a quoted value, or a quote anywhere else, is
+  left to the exact reader. The check is one RE2 match per line (``quotes_are_plain``);
 - any NUL byte (Python's ``csv`` rejects the line, Arrow would keep it);
 - a first record that is not the detected header (blank-looking lines before it);
 - a record of whitespace only (the exact reader skips it without counting it);
@@ -50,15 +53,51 @@ class ExactReaderNeeded(Exception):
     """The file (from the first record not yet yielded) must be read by Python's ``csv`` module."""
 
 
-def _scan(path: Path) -> str | None:
-    """Why the fast path cannot read this file at all, judged from its bytes (None: it can try)."""
+def _scan(path: Path) -> tuple[str | None, bool]:
+    """Why the fast path cannot read this file at all (None: it can try), and whether it has quotes."""
+    quoted = False
     with path.open("rb") as fh:
         while block := fh.read(BLOCK_BYTES):
-            if b'"' in block:
-                return "the file quotes fields"
             if b"\x00" in block:
-                return "the file contains NUL bytes"
-    return None
+                return "the file contains NUL bytes", quoted
+            quoted = quoted or b'"' in block
+    return None, quoted
+
+
+def _plain_record(delimiter: str) -> str:
+    """RE2 for one line that is one whole record: unquoted fields hold no quote, quoted fields are
+    strict (doubled inner quotes, the closing quote followed by the delimiter or the line's end) and
+    hold no CR (Python's ``csv`` keeps it in the value, Arrow would end the record there)."""
+    other = f"\\x{{{ord(delimiter):x}}}"
+    field = f'(?:"(?:[^"\\r]|"")*"|[^"\\r\\n{other}]*)'
+    return f"^{field}(?:{other}{field})*\\r?$"
+
+
+def quotes_are_plain(path: Path, encoding: str, delimiter: str) -> bool:
+    """Whether every line of the file matches ``_plain_record`` (decoded strictly with ``encoding``).
+
+    Lines are cut at LF bytes, which no supported encoding uses inside a character.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    pattern = _plain_record(delimiter)
+    rest = b""
+    with path.open("rb") as fh:
+        while True:
+            block = fh.read(BLOCK_BYTES)
+            data = rest + block
+            cut = data.rfind(b"\n") + 1 if block else len(data)
+            data, rest = data[:cut], data[cut:]
+            if data:
+                try:
+                    lines = data.decode(encoding).split("\n")
+                except UnicodeDecodeError:
+                    return False
+                if not pc.all(pc.match_substring_regex(pa.array(lines, pa.string()), pattern)).as_py():
+                    return False
+            if not block:
+                return True
 
 
 def _check(batch: pa.RecordBatch, max_field_chars: int) -> str | None:
@@ -97,8 +136,11 @@ def frames(
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
-    if (reason := _scan(path)) is not None:
+    reason, quoted = _scan(path)
+    if reason is not None:
         raise ExactReaderNeeded(reason)
+    if quoted and not quotes_are_plain(path, encoding, delimiter):
+        raise ExactReaderNeeded("a field is quoted in a way Arrow and Python's csv module may read apart")
     read_options = pacsv.ReadOptions(
         # Arrow decodes UTF-8 itself and any other encoding through Python's codec (strict).
         encoding="utf8" if encoding.replace("-", "").lower() == "utf8" else encoding,
@@ -107,11 +149,17 @@ def frames(
         use_threads=True,
     )
     parse_options = pacsv.ParseOptions(
-        delimiter=delimiter, quote_char=False, escape_char=False, ignore_empty_lines=True
+        delimiter=delimiter,
+        quote_char='"' if quoted else False,
+        double_quote=True,
+        escape_char=False,
+        newlines_in_values=False,  # quotes_are_plain: no quoted value spans lines
+        ignore_empty_lines=True,
     )
     convert_options = pacsv.ConvertOptions(
         column_types={f"f{i}": pa.string() for i in range(len(header))},
         strings_can_be_null=False,
+        quoted_strings_can_be_null=False,
         check_utf8=True,
     )
     try:
