@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -43,10 +44,13 @@ if TYPE_CHECKING:
 #: Bytes read per scan for quotes and NUL bytes, and Arrow's parse block (a record must fit in one).
 BLOCK_BYTES = 8 * 1024 * 1024
 
-#: Every character ``str.strip()`` removes, as an RE2 class: a record whose cells hold only these is
-#: blank to the exact reader.
-_WHITESPACE = "".join(f"\\x{{{ord(c):x}}}" for c in map(chr, range(sys.maxunicode + 1)) if c.isspace())
-_BLANK_CELL = f"^[{_WHITESPACE}]*$"
+
+@cache
+def _blank_cell() -> str:
+    """RE2 for a cell of only characters ``str.strip()`` removes (a record of such cells is blank to
+    the exact reader); built on first use, not at import (it walks every code point)."""
+    whitespace = "".join(f"\\x{{{ord(c):x}}}" for c in map(chr, range(sys.maxunicode + 1)) if c.isspace())
+    return f"^[{whitespace}]*$"
 
 
 class ExactReaderNeeded(Exception):
@@ -111,7 +115,7 @@ def _check(batch: pa.RecordBatch, max_field_chars: int) -> str | None:
             return f"a field is longer than {max_field_chars} bytes"
     blank = None
     for column in batch.columns:  # usually the first column already has no blank cell
-        cell_blank = pc.match_substring_regex(column, _BLANK_CELL)
+        cell_blank = pc.match_substring_regex(column, _blank_cell())
         blank = cell_blank if blank is None else pc.and_(blank, cell_blank)
         if not pc.any(blank).as_py():
             return None
