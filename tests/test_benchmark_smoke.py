@@ -24,7 +24,8 @@ from crm.benchmark.harness import (
     BenchmarkConfig,
     run_benchmark,
 )
-from crm.benchmark.report import machine, render
+from crm.benchmark.measure import Summary
+from crm.benchmark.report import machine, memory_target, render
 from crm.benchmark.rfm import score_rfm
 
 
@@ -105,3 +106,29 @@ def test_peak_rss_is_the_sum_of_concurrent_processes(tmp_path: Path) -> None:
     )
     measured = run_measured([sys.executable, "-c", script], env=dict(os.environ), log_path=tmp_path / "log")
     assert measured.peak_rss_bytes > 400 * 2**20
+
+
+def test_memory_target_judges_pipeline_stages_and_shows_the_references() -> None:
+    def stage(peak_mib: int) -> Summary:
+        return Summary(
+            runs=1,
+            wall_median_s=1.0,
+            wall_min_s=1.0,
+            wall_max_s=1.0,
+            cpu_median_s=1.0,
+            peak_rss_bytes=peak_mib << 20,
+        )
+
+    stages = {
+        STAGE_PEER: stage(2000),
+        STAGE_LOWER: stage(3000),
+        STAGE_RFM_RAW_LOWER: stage(2500),
+        STAGE_INGEST: stage(1900),
+        STAGE_DBT_FULL: stage(1999),
+    }
+    line = memory_target(stages)
+    assert "every pipeline stage: met" in line
+    assert "DuckDB lower bound (RFM) 3,000 MiB" in line and "2,500 MiB" in line
+
+    stages[STAGE_DBT_FULL] = stage(2000)  # equal is not below
+    assert f"not met ({STAGE_DBT_FULL})" in memory_target(stages)
