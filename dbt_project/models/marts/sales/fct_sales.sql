@@ -65,7 +65,10 @@ final as (
         cast(match_probability as {{ type_ratio() }}) as match_probability,
         _source_file,
         _batch_id,
-        _loaded_at
+        _loaded_at,
+        -- when the line was (re)written: int_order_lines_aggregated_to_orders re-aggregates the
+        -- orders of the lines written since its own last run
+        {{ dbt.current_timestamp() }} as _computed_at
 
     from lines_to_process
 
