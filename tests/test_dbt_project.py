@@ -303,8 +303,9 @@ def test_incremental_fct_sales_equals_a_full_refresh(warehouse: Warehouse) -> No
             " where customer_id <> l.customer_id) from intermediate.int_customer_identity_links l "
             "where l.source = 'sales' order by l.source_record_id limit 1"
         ).fetchone()
+        # as identity resolution re-links: a new customer_id, linked now
         con.execute(
-            "update intermediate.int_customer_identity_links set customer_id = ? "
+            "update intermediate.int_customer_identity_links set customer_id = ?, linked_at = now() "
             "where source = 'sales' and source_record_id = ?",
             [new_customer, relinked_ref],
         )
@@ -477,7 +478,7 @@ def test_incremental_monthly_history_equals_a_full_refresh(warehouse: Warehouse)
             "select min(date_trunc('month', order_date)) from raw.sales where _batch_id = 'late-batch'"
         ).fetchone()
         con.execute(
-            "update intermediate.int_customer_identity_links set customer_id = "
+            "update intermediate.int_customer_identity_links set linked_at = now(), customer_id = "
             "(select max(customer_id) from intermediate.int_customers_resolved) "
             "where source = 'sales' and source_record_id = (select min(source_record_id) "
             "from intermediate.int_customer_identity_links where source = 'sales')"

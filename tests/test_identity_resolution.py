@@ -348,6 +348,13 @@ class Sample:
             ).fetchall()
         return {(s, r): (c, rule, p) for s, r, c, rule, p in rows}
 
+    def linked_at(self) -> dict[tuple[str, str], object]:
+        with duckdb.connect(str(self.warehouse), read_only=True) as con:
+            rows = con.execute(
+                "select source, source_record_id, linked_at from intermediate.int_customer_identity_links"
+            ).fetchall()
+        return {(s, r): linked_at for s, r, linked_at in rows}
+
 
 @dataclass(frozen=True)
 class Accuracy:
@@ -471,9 +478,10 @@ class TestOnGeneratedSample:
         assert accuracy.recall >= RECALL_FLOOR
 
     def test_rerun_on_identical_inputs_is_identical(self, sample: Sample) -> None:
-        before = sample.links()
+        before, linked_before = sample.links(), sample.linked_at()
         sample.build_identity()
         assert sample.links() == before
+        assert sample.linked_at() == linked_before, "no customer_id changed, so no record is linked anew"
 
     def test_rebuild_from_scratch_gives_the_same_ids(self, sample: Sample) -> None:
         """Without a previous run the anchor is the earliest record: a dropped table re-mints the same ids."""
@@ -483,11 +491,22 @@ class TestOnGeneratedSample:
         sample.dbt("run", "--select", "int_customer_identity_links")
         assert sample.links() == before
 
+    def test_table_from_before_linked_at_gets_the_column(self, sample: Sample) -> None:
+        """The links table cannot be rebuilt: a table written before linked_at existed gets the column
+        from the pre-hook, keeps every id, and its records count as linked by this run."""
+        before = sample.links()
+        with duckdb.connect(str(sample.warehouse)) as con:
+            con.execute("alter table intermediate.int_customer_identity_links drop column linked_at")
+        sample.dbt("run", "--select", "int_customer_identity_links")
+        assert sample.links() == before
+        stamps = set(sample.linked_at().values())
+        assert None not in stamps and len(stamps) == 1, stamps
+
     def test_ids_survive_new_data(self, sample: Sample) -> None:
         """New sales arrive: old records keep their customer_id unless their customer merged into an older."""
         from crm.sample_data import append_sales
 
-        before = sample.links()
+        before, linked_before = sample.links(), sample.linked_at()
         append_sales(sample.data_dir, n_lines=3_000)
         sample.ingest()
         sample.build_identity()
@@ -505,3 +524,9 @@ class TestOnGeneratedSample:
         )
         assert new_records > 0
         assert set(changed) == merged, {k: v for k, v in changed.items() if k not in merged}
+        # linked_at moves exactly for the records whose customer_id changed, and is set for new ones
+        linked_after = sample.linked_at()
+        relinked = {key for key in before if linked_after[key] != linked_before[key]}
+        assert relinked == set(changed)
+        assert all(linked_after[key] > linked_before[key] for key in relinked)
+        assert None not in linked_after.values()

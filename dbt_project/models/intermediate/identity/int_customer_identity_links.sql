@@ -12,6 +12,12 @@
 
     The previous run is this table itself, so it is incremental and never rebuilt by --full-refresh
     (drop it on purpose to re-mint every id). Every run recomputes and replaces all rows.
+
+    linked_at is when the record got its current customer_id: kept from the previous run while the
+    customer_id stays, the run's time when it is new or changed (new record, merge, split). fct_sales
+    rewrites the lines of the sales references linked after its own last run. A table from before
+    this column gets it added by the pre-hook (the table cannot be rebuilt); its records then count
+    as linked now, once.
 -#}
 {{
     config(
@@ -20,6 +26,7 @@
         unique_key=['source', 'source_record_id'],
         full_refresh=false,
         on_schema_change='fail',
+        pre_hook="{{ add_column_if_missing(this, 'linked_at', 'timestamp with time zone') if is_incremental() }}",
     )
 }}
 
@@ -57,13 +64,15 @@ edges as (
 ),
 
 {% if is_incremental() %}
-    previous_anchors as (
+    previous_links as (
 
         select
             source,
-            source_record_id
+            source_record_id,
+            customer_id,
+            linked_at,
+            is_anchor
         from {{ this }}
-        where is_anchor
 
     ),
 {% endif %}
@@ -77,18 +86,20 @@ members as (
         records.record_date,
         clusters.cluster_key,
         {% if is_incremental() -%}
-            previous_anchors.source_record_id is not null
+            previous_links.customer_id as previous_customer_id,
+            previous_links.linked_at as previous_linked_at,
+            coalesce(previous_links.is_anchor, false) as was_anchor
         {%- else -%}
-            false
-        {%- endif %} as was_anchor
+            false as was_anchor
+        {%- endif %}
     from records
     inner join clusters on records.record_key = clusters.record_key
     {% if is_incremental() -%}
-        -- previous_anchors is referenced in the is_incremental() branch of the select list above
-        left join previous_anchors  -- noqa: ST11
+        -- previous_links is referenced in the is_incremental() branch of the select list above
+        left join previous_links  -- noqa: ST11
             on
-            records.source = previous_anchors.source
-            and records.source_record_id = previous_anchors.source_record_id
+            records.source = previous_links.source
+            and records.source_record_id = previous_links.source_record_id
     {%- endif %}
 
 ),
@@ -177,7 +188,17 @@ select
     coalesce(strongest_edge.match_rule, 'new') as match_rule,
     -- double: key edges' 1.0 unions with splink's double probabilities in int_identity__match_edges
     coalesce(strongest_edge.match_probability, 1.0) as match_probability,
-    members.record_key = customers.anchor_record_key as is_anchor
+    members.record_key = customers.anchor_record_key as is_anchor,
+    {% if is_incremental() -%}
+        -- a previous row without linked_at: a table the pre-hook just gave the column
+        case
+            when members.previous_customer_id = customers.customer_id
+                then coalesce(members.previous_linked_at, {{ dbt.current_timestamp() }})
+            else {{ dbt.current_timestamp() }}
+        end
+    {%- else -%}
+        {{ dbt.current_timestamp() }}
+    {%- endif %} as linked_at
 from members
 inner join customers on members.cluster_key = customers.cluster_key
 inner join cluster_sizes on members.cluster_key = cluster_sizes.cluster_key

@@ -24,7 +24,8 @@ joined as (
         order_lines.*,
         identity_links.customer_id,
         identity_links.match_rule,
-        identity_links.match_probability
+        identity_links.match_probability,
+        identity_links.linked_at
 
     from order_lines
     inner join identity_links
