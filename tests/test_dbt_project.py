@@ -371,7 +371,7 @@ def test_incremental_fct_sales_equals_a_full_refresh(warehouse: Warehouse) -> No
     assert isinstance(total_net, Decimal)
 
 
-#: What an incremental run of the monthly history rebuilds (upstream tables included), and the two
+#: What an incremental run of the monthly history rebuilds (upstream tables included), and the
 #: incremental models compared with a full refresh (table -> its month column).
 MONTHLY_CHAIN = (
     "int_reference_dates_resolved",
@@ -381,16 +381,18 @@ MONTHLY_CHAIN = (
     "int_order_lines_aggregated_to_orders",
     "int_customer_months_spined",
     "customer_rfm_monthly",
+    "rfm_segment_migrations",
 )
 MONTHLY_TABLES = {
     "intermediate.int_customer_months_spined": "month_start",
     "marts.customer_rfm_monthly": "snapshot_month",
+    "marts.rfm_segment_migrations": "snapshot_month",
 }
 MONTHLY_MODELS = tuple(table.split(".")[1] for table in MONTHLY_TABLES)
 
 
 def _incremental_monthly_run(warehouse: Warehouse, copy: Path, *dbt_args: str) -> dict[str, object]:
-    """Run the monthly chain incrementally, then the two models fully refreshed; per model, the rows
+    """Run the monthly chain incrementally, then its incremental models fully refreshed; per model, the rows
     only one of the two results holds and the earliest month the incremental run rewrote (None: none)."""
     before = {
         table: warehouse.query(f"select max(_computed_at) from {table}", warehouse=copy)[0][0]
@@ -434,9 +436,10 @@ def _assert_equal_to_full_refresh(outcome: dict[str, object]) -> None:
 
 
 def test_incremental_monthly_history_equals_a_full_refresh(warehouse: Warehouse) -> None:
-    """The month spine and the monthly RFM history rewrite only the months from the earliest change,
-    and still equal a full refresh: after sales in a new month, after late lines in an old month with
-    a re-linked customer, after a run without changes, and after the reference date moved back."""
+    """The month spine, the monthly RFM history and the segment migrations rewrite only the months
+    from the earliest change, and still equal a full refresh: after sales in a new month, after late
+    lines in an old month with a re-linked customer, after a run without changes, and after the
+    reference date moved back."""
     copy = warehouse.data_dir / "incremental_monthly" / warehouse.path.name
     copy.parent.mkdir()
     shutil.copyfile(warehouse.path, copy)
@@ -464,6 +467,7 @@ def test_incremental_monthly_history_equals_a_full_refresh(warehouse: Warehouse)
     _assert_equal_to_full_refresh(outcome)
     assert outcome["int_customer_months_spined rewritten from"] == old_reference_month, outcome
     assert outcome["customer_rfm_monthly rewritten from"] == old_reference_month, outcome
+    assert outcome["rfm_segment_migrations rewritten from"] == old_reference_month, outcome
 
     # 2. Late lines a month after the first sales and one sales reference re-linked to another customer.
     with duckdb.connect(str(copy)) as con:
@@ -492,6 +496,7 @@ def test_incremental_monthly_history_equals_a_full_refresh(warehouse: Warehouse)
     _assert_equal_to_full_refresh(outcome)
     assert outcome["int_customer_months_spined rewritten from"] is None, outcome
     assert outcome["customer_rfm_monthly rewritten from"] is None, outcome
+    assert outcome["rfm_segment_migrations rewritten from"] is None, outcome
 
     # 4. The reference date moves back two months (a backfill run): the later months disappear.
     (reference_month,) = warehouse.query(

@@ -1,11 +1,58 @@
 {#- Segment migration between consecutive monthly RFM snapshots: how many customers moved from
     one segment (previous month) to another (this month), including those who stayed. Customers
-    appear from the month after their first purchase month (they have no previous snapshot before). -#}
+    appear from the month after their first purchase month (they have no previous snapshot before).
+
+    Incremental (custom strategy replace_from on snapshot_month, macros/replace_from.sql): a month's
+    counts depend on that month's and the month before's snapshots only, so a run recounts every
+    month from the earliest month customer_rfm_monthly rewrote since this table's last run
+    (customer_rfm_monthly._computed_at), reading the month before it for the previous segments. A
+    run without rewritten months writes nothing; months the monthly history deleted (the reference
+    date moved back) go with the recount from its new reference month. Equals a full refresh
+    (tests/test_dbt_project.py). On Spark (no DELETE on Parquet) it is a table. -#}
+{{
+    config(
+        materialized='table' if target.type == 'spark' else 'incremental',
+        incremental_strategy='replace_from',
+        unique_key='snapshot_month',
+        on_schema_change='fail',
+    )
+}}
 with
+
+{% if is_incremental() %}
+    previous_run as (
+
+        select max(_computed_at) as computed_at
+        from {{ this }}
+
+    ),
+
+    recount_from as (
+
+        select min(rewritten.snapshot_month) as snapshot_month
+        from {{ ref('customer_rfm_monthly') }} as rewritten
+        cross join previous_run
+        where
+            rewritten._computed_at > previous_run.computed_at
+            or previous_run.computed_at is null
+
+    ),
+{% endif %}
 
 snapshots as (
 
-    select * from {{ ref('customer_rfm_monthly') }}
+    select
+        snapshots.customer_id,
+        snapshots.snapshot_month,
+        snapshots.rfm_segment
+    from {{ ref('customer_rfm_monthly') }} as snapshots
+    {% if is_incremental() -%}
+        -- recounted months and the month before the first of them (its segments are the "from")
+        cross join recount_from
+        where
+            snapshots.snapshot_month
+            >= cast({{ dbt.dateadd('month', -1, 'recount_from.snapshot_month') }} as date)
+    {%- endif %}
 
 ),
 
@@ -23,6 +70,11 @@ segment_pairs as (
         on current_snapshot.customer_id = previous_snapshot.customer_id
         and previous_snapshot.snapshot_month
         = cast({{ dbt.dateadd('month', -1, 'current_snapshot.snapshot_month') }} as date)
+    {% if is_incremental() -%}
+        -- recount_from is read in the is_incremental() branch of snapshots above
+        cross join recount_from  -- noqa: ST11
+        where current_snapshot.snapshot_month >= recount_from.snapshot_month
+    {%- endif %}
 
 ),
 
@@ -56,7 +108,9 @@ final as (
         {{ safe_divide(
             'customers',
             'sum(customers) over (partition by snapshot_month, from_segment)',
-        ) }} as share_of_from_segment
+        ) }} as share_of_from_segment,
+        -- when the month was (re)counted: the next incremental run's watermark on customer_rfm_monthly
+        {{ dbt.current_timestamp() }} as _computed_at
 
     from counted
 
