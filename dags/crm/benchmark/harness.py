@@ -103,8 +103,10 @@ def _dbt_build_command() -> list[str]:
 
 
 def _dbt_rfm_path_command() -> list[str]:
+    # --full-refresh: the incremental models on the path (fct_sales, the orders) must recompute
+    # everything like the lower-bound statement does, not find nothing new after the full build
     project = str(REPO_ROOT / "dbt_project")
-    selection = ["--select", RFM_PATH_SELECTOR]
+    selection = ["--select", RFM_PATH_SELECTOR, "--full-refresh"]
     return [dbt_executable(), "run", "--project-dir", project, "--profiles-dir", project, *selection]
 
 
