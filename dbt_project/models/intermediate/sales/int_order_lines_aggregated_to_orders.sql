@@ -1,5 +1,7 @@
-{#- Orders from the materialised line fact (fct_sales), not from the joined view: the view would
-    join all lines to the identity links again (at 10M lines that join was 2/3 of this model's 30 s).
+{#- Orders from the materialised line fact (fct_sales), not from the joined view, which would join
+    all lines to the identity links again: at 10M lines the model took 28-30 s from the view and
+    10-14 s from fct_sales. The price: a from-scratch run of the RFM path now writes fct_sales first
+    (docs/benchmarks.md).
 
     Incremental (delete+insert on order_id): a run re-aggregates every order that has a line
     fct_sales (re)wrote since this model's last run (fct_sales._computed_at later than the latest
