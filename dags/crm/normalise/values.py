@@ -11,8 +11,24 @@ _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
 _CURRENCY = re.compile(r"(?i)^(nt\$|ntd|twd|rmb|cny|us\$|usd|\$|¥|元)|(元|圓|块)$")
 
 
+#: The warehouse stores amounts as DECIMAL(18, 4): 14 digits before the point.
+DECIMAL_LIMIT = Decimal(10) ** 14
+
+
 def parse_decimal(value: object) -> Decimal | None:
-    """'1,280', '１２８０', 'NT$1,280', ' 12.5 ' -> Decimal; anything else -> None."""
+    """'1,280', '１２８０', 'NT$1,280', ' 12.5 ' -> Decimal; anything else -> None.
+
+    A number the warehouse's DECIMAL(18, 4) cannot hold (10**14 or more in magnitude, infinity) is
+    unparseable too: its row is quarantined by the suite instead of failing the file's insert.
+    """
+    number = _number(value)
+    if number is None or not number.is_finite() or abs(number) >= DECIMAL_LIMIT:
+        return None
+    return number
+
+
+def _number(value: object) -> Decimal | None:
+    """The number written in ``value`` (any size), or None."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int | float) and not isinstance(value, bool):
@@ -31,12 +47,17 @@ def parse_decimal(value: object) -> Decimal | None:
         return None
 
 
+_BIGINT_MIN, _BIGINT_MAX = -(2**63), 2**63 - 1
+
+
 def parse_int(value: object) -> int | None:
-    """An integer, also from '3.0' or '1,000'; '3.5' or 'abc' -> None."""
-    number = parse_decimal(value)
-    if number is None or number != number.to_integral_value():
+    """An integer, also from '3.0' or '1,000'; '3.5', 'abc' or beyond a 64-bit BIGINT -> None."""
+    number = _number(value)
+    if number is None or not number.is_finite() or number != number.to_integral_value():
         return None
-    return int(number)
+    integer = int(number)
+    # The warehouse stores BIGINT: a larger number is unparseable here (quarantined), not a crash.
+    return integer if _BIGINT_MIN <= integer <= _BIGINT_MAX else None
 
 
 def parse_rate(value: object) -> Decimal | None:
