@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 
 import pandas as pd
 import pytest
@@ -13,6 +14,7 @@ from crm.contract import YES_NO
 from crm.normalise.contact import clean_email, is_valid_email, phone_to_e164
 from crm.normalise.dates import parse_date
 from crm.normalise.frame import classify_ref, normalise_frame
+from crm.normalise import text as text_module
 from crm.normalise.text import clean_text, name_key
 from crm.normalise.values import parse_bool, parse_decimal, parse_int, parse_rate, vocabulary_lookup
 
@@ -235,3 +237,44 @@ def test_normalise_frame_never_raises_on_any_cell_text(source, cells):
     )
     frame = normalise_frame(source, batch)
     assert list(frame.index) == list(batch.index)
+
+
+def _clean_text_full_path(value: str) -> str | None:
+    """clean_text without its printable-ASCII shortcut (the definition the shortcut must agree with)."""
+    text = unicodedata.normalize("NFKC", value)
+    text = text_module._CONTROL.sub("", text)
+    text = text_module._SPACES.sub(" ", text).strip()
+    return text or None
+
+
+@settings(max_examples=3000, deadline=None)
+@given(
+    st.one_of(
+        st.text(alphabet=st.characters(min_codepoint=0, max_codepoint=0x7F)),
+        st.text(alphabet=" \t\n\r\x0b\x0c\x1c\x1f\x7fab1@.-"),
+        st.text(),
+    )
+)
+def test_clean_text_ascii_shortcut_agrees_with_the_full_path(value):
+    assert clean_text(value) == _clean_text_full_path(value)
+
+
+@pytest.mark.parametrize(
+    ("value", "shortcut"),
+    [
+        ("SO2024010100001", True),
+        ("a.b@example.com", True),
+        ("0912-345-678", True),
+        ("", False),
+        (" SO1", False),
+        ("SO1 ", False),
+        ("a  b", False),
+        ("a\tb", False),
+        ("a\x7fb", False),
+        ("ＳＯ１", False),
+        ("陳大文", False),
+    ],
+)
+def test_clean_text_ascii_shortcut_takes_only_text_that_is_already_clean(value, shortcut):
+    assert text_module._is_clean_ascii(value) is shortcut
+    assert clean_text(value) == _clean_text_full_path(value)
