@@ -11,10 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from crm.contract import YES_NO
+from crm.normalise import text as text_module
 from crm.normalise.contact import clean_email, is_valid_email, phone_to_e164
 from crm.normalise.dates import parse_date
 from crm.normalise.frame import classify_ref, normalise_frame
-from crm.normalise import text as text_module
 from crm.normalise.text import clean_text, name_key
 from crm.normalise.values import parse_bool, parse_decimal, parse_int, parse_rate, vocabulary_lookup
 
