@@ -150,6 +150,31 @@ def wait_for(predicate, timeout_s: float, what: str, process: subprocess.Popen |
         time.sleep(0.1)
 
 
+#: ``python -m crm.ingest --no-docs`` that stops, alive, once two chunks of a file are written (argv[1]:
+#: the marker file it then creates).
+HELD_INGEST = """
+import pathlib, sys, time
+from crm.ingest import loader
+from crm.ingest.__main__ import main
+
+marker = pathlib.Path(sys.argv[1])
+write_part = loader.FileLoader._write_part
+written = []
+
+
+def held_write_part(self, *args, **kwargs):
+    write_part(self, *args, **kwargs)
+    written.append(1)
+    if len(written) == 2:
+        marker.write_text("two chunks written, not committed")
+        time.sleep(600)
+
+
+loader.FileLoader._write_part = held_write_part
+sys.exit(main(["--no-docs"]))
+"""
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(900)
 def test_sigkill_mid_load_leaves_no_rows_and_the_rerun_loads_exactly_once(tmp_path: Path) -> None:
@@ -163,14 +188,23 @@ def test_sigkill_mid_load_leaves_no_rows_and_the_rerun_loads_exactly_once(tmp_pa
     with connect(warehouse) as con:  # schema first: the next write to the WAL is the manifest's 'loading'
         ensure_schema(con)
     env = pipeline_env(data_dir) | {"CRM_CHUNK_ROWS": "50000"}
-    wal = warehouse.with_name(warehouse.name + ".wal")
+    # The real ingestion, held after its second chunk is written inside the file's open transaction:
+    # the kill lands mid-file however fast the load runs (a fixed sleep stopped doing so once the
+    # load got fast enough to finish within it).
+    marker = tmp_path / "two_chunks_written"
+    held = tmp_path / "held_ingest.py"
+    held.write_text(HELD_INGEST, encoding="utf-8")
     loader = subprocess.Popen(
-        ingest_command(), env=env, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [str(VENV_BIN / "python"), str(held), str(marker)],
+        env=env,
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
-        wait_for(lambda: wal.exists() and wal.stat().st_size > 0, 300, "the manifest write", loader)
-        time.sleep(4)  # well inside the chunked load of 400k lines
-        assert loader.poll() is None, "the load finished before it could be killed: use a larger file"
+        wait_for(marker.exists, 300, "two chunks written", loader)
+        assert loader.poll() is None
         os.kill(loader.pid, signal.SIGKILL)
     finally:
         loader.wait(timeout=60)

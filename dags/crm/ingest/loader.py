@@ -23,7 +23,9 @@ from crm.ingest import manifest, storage
 from crm.ingest.discovery import LandingFile, sha256_of
 from crm.ingest.errors import BadRow, FileRejected
 from crm.ingest.readers import OpenedFile, open_file
+from crm.ingest.sku_prices import SkuPriceCounts
 from crm.ingest.validation import BatchValidator, ExpectationStat, Failure
+from crm.ingest.write_behind import WriteBehind
 from crm.normalise.frame import normalise_frame
 
 log = logging.getLogger(__name__)
@@ -118,6 +120,8 @@ class FileLoader:
         self.validator = validator
         self.settings = settings
         self._run_started = dt.datetime.now(dt.UTC)
+        self._writes: WriteBehind | None = None  # the open file's background writes
+        self._sku_prices = SkuPriceCounts()  # what the price check compares with, kept per run
 
     # -- entry points ---------------------------------------------------------------------------------
 
@@ -310,23 +314,42 @@ class FileLoader:
         """Write every part of one file, check the reconciliation and commit, all in one transaction."""
         outcome = FileOutcome(pending.landing.source, pending.landing.path.name, pending.batch_id, "loaded")
         stats: dict[tuple[str, str | None, str], ExpectationStat] = {}
+        writes = self._writes = WriteBehind()
         self.con.begin()
         try:
             self._clear(pending)
+            # Pulling the next part reads, normalises and validates it while the previous part is
+            # written (crm.ingest.write_behind); the checks that query the warehouse wait first.
             for part, bad_rows in parts:
-                self._write_part(pending, part, bad_rows, outcome, stats)
+                writes.submit(self._write_part, pending, part, bad_rows, outcome, stats)
+            writes.wait()
             self._finish(pending, outcome, stats)
             self.con.commit()
         except BaseException:
+            writes.drain()  # the connection is idle before the rollback
             self.con.rollback()
+            self._sku_prices.discard()
             raise
+        finally:
+            self._writes = None
+            writes.close()
+        self._sku_prices.commit()
         self._log_remaining(pending, outcome)
         return outcome
+
+    def _await_writes(self) -> None:
+        """Let the write in flight finish before the loader's own thread uses the connection."""
+        if self._writes is not None:
+            self._writes.wait()
 
     def _clear(self, pending: PendingFile) -> None:
         # Leftovers cannot exist (each file commits atomically), but a re-run must never double-load.
         source = pending.landing.source
-        self.con.execute(f"delete from raw.{source} where _file_sha256 = ?", [pending.sha256])
+        (deleted,) = self.con.execute(
+            f"delete from raw.{source} where _file_sha256 = ?", [pending.sha256]
+        ).fetchone()
+        if deleted:
+            self._sku_prices.discard()
         self.con.execute(f"delete from quarantine.{source} where _file_sha256 = ?", [pending.sha256])
 
     def _write_part(
@@ -418,6 +441,7 @@ class FileLoader:
         def where(gid: int) -> str:
             return f"{names[gid // GROUP_OFFSET]} row {gid % GROUP_OFFSET}"
 
+        self._await_writes()  # earlier chunks of this file count as loaded
         keys = list(BUSINESS_KEYS[source])
         frame["_duplicate_of"] = pd.Series([None] * len(frame), index=frame.index, dtype=object)
         if frame.empty:
@@ -448,21 +472,10 @@ class FileLoader:
         frame["_price_ratio"] = pd.Series(pd.NA, index=frame.index, dtype="Float64")
         if frame.empty:
             return
-        skus = pd.DataFrame({"sku": frame["sku"].dropna().unique()})
-        self.con.register("_skus", skus)
-        try:
-            known = dict(
-                self.con.execute(
-                    f"""
-                select r.sku, median(r.unit_price)::double
-                from raw.sales r join _skus s on r.sku = s.sku
-                where r.unit_price > 0
-                group by r.sku having count(*) >= {MIN_PRICE_SAMPLE}
-                """
-                ).fetchall()
-            )
-        finally:
-            self.con.unregister("_skus")
+        self._await_writes()
+        # median(unit_price) of raw.sales per SKU (unit_price > 0, at least MIN_PRICE_SAMPLE lines),
+        # from counts kept in memory instead of a scan of the whole table per chunk
+        known = self._sku_prices.medians(self.con, list(frame["sku"].dropna().unique()), MIN_PRICE_SAMPLE)
         positive = frame["unit_price"].where(frame["unit_price"] > 0)
         grouped = positive.groupby(frame["sku"])
         chunk_median = grouped.transform("median").where(grouped.transform("count") >= MIN_PRICE_SAMPLE)
@@ -491,6 +504,14 @@ class FileLoader:
                 f"insert into raw.{source} by name select {select} from _valid_rows",
                 [lineage[name] for name, _ in columns if name in lineage],
             )
+            if source == "sales":
+                types = dict(columns)
+                self._sku_prices.add_written(
+                    self.con,
+                    "_valid_rows",
+                    price=f'cast("unit_price" as {types["unit_price"]})',
+                    sku=f'cast("sku" as {types["sku"]})',
+                )
         finally:
             self.con.unregister("_valid_rows")
 
