@@ -19,9 +19,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from crm.config import Settings
+from crm.contract import raw_columns
 from crm.ingest import loader
 from crm.ingest.run import ingest
-from crm.ingest.sku_prices import SCALE, SkuPriceCounts, median_units
+from crm.ingest.sku_prices import SCALE, WRITTEN_RELATION, SkuPriceCounts, median_units
 from tests.conftest import write_landing
 
 SALES_HEADER = "訂單編號,項次,訂單日期,客戶,料號,品名,類別,數量,單價,單位成本,折扣,通路,業務員,原訂單編號\n"
@@ -49,6 +50,17 @@ def test_median_of_counts_is_duckdbs_decimal_median(units: list[int]) -> None:
 )
 def test_median_truncates_half_units_like_duckdb(units: list[int], expected: int) -> None:
     assert median_units(Counter(units)) == expected == _duckdb_median(units)
+
+
+def test_the_counts_sql_spells_out_the_contracts_types() -> None:
+    """sku_prices spells out the stored types and the scale (no value is formatted into its SQL)."""
+    types = dict(raw_columns("sales"))
+    assert (types["sku"], types["unit_price"]) == ("VARCHAR", "DECIMAL(18, 4)")
+    assert 10 ** int(types["unit_price"].rstrip(")").split(",")[1]) == SCALE
+    source = (Path(loader.__file__).parent / "sku_prices.py").read_text(encoding="utf-8")
+    assert 'cast("unit_price" as DECIMAL(18, 4))' in source and "unit_price * 10000" in source
+    loader_source = Path(loader.__file__).read_text(encoding="utf-8")
+    assert f"from {WRITTEN_RELATION}" in loader_source, "the loader inserts from the relation counted"
 
 
 def _sql_medians(warehouse: Path) -> dict[str, float]:

@@ -295,7 +295,7 @@ INGEST_DIR = REPO_ROOT / "dags" / "crm" / "ingest"
 #: Names an f-string SQL statement in the ingestion may interpolate: all come from the contract
 #: (source names, column lists, business keys) or are module constants, never from a file.
 #: Contract identifiers and module constants (never input): DuckDB cannot bind SET values or LIMITs.
-SQL_INTERPOLATION_ALLOWED = {"source", "select", "join", "MIN_PRICE_SAMPLE", "CHECKPOINT_THRESHOLD"}
+SQL_INTERPOLATION_ALLOWED = {"source", "select", "join", "CHECKPOINT_THRESHOLD"}
 
 
 def _sql_calls(tree: ast.AST) -> list[ast.Call]:

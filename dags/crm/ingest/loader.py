@@ -505,13 +505,7 @@ class FileLoader:
                 [lineage[name] for name, _ in columns if name in lineage],
             )
             if source == "sales":
-                types = dict(columns)
-                self._sku_prices.add_written(
-                    self.con,
-                    "_valid_rows",
-                    price=f'cast("unit_price" as {types["unit_price"]})',
-                    sku=f'cast("sku" as {types["sku"]})',
-                )
+                self._sku_prices.add_written(self.con)  # reads _valid_rows
         finally:
             self.con.unregister("_valid_rows")
 

@@ -17,8 +17,13 @@ from collections import Counter
 
 import duckdb
 
-#: Stored prices are DECIMAL(18, 4): counts are kept per integer number of 1/10,000 units.
+#: Stored prices are DECIMAL(18, 4): counts are kept per integer number of 1/10,000 units. The SQL
+#: below spells the types and the scale out (no value is formatted into it); a test holds them to
+#: ``crm.contract.raw_columns("sales")``.
 SCALE = 10_000
+#: The relation ``add_written`` counts: the frame the loader has just inserted, registered under this
+#: name, with the insert's own casts.
+WRITTEN_RELATION = "_valid_rows"
 
 
 def median_units(counts: Counter[int]) -> int:
@@ -52,8 +57,8 @@ class SkuPriceCounts:
     def _load(self, con: duckdb.DuckDBPyConnection) -> dict[str, Counter[int]]:
         if self._committed is None:
             rows = con.execute(
-                f"""
-                select sku, cast(unit_price * {SCALE} as bigint), count(*)
+                """
+                select sku, cast(unit_price * 10000 as bigint), count(*)
                 from raw.sales
                 where unit_price > 0 and sku is not null
                 group by all
@@ -77,13 +82,17 @@ class SkuPriceCounts:
                 result[sku] = median_units(counts) / SCALE
         return result
 
-    def add_written(self, con: duckdb.DuckDBPyConnection, relation: str, price: str, sku: str) -> None:
-        """Count the positive prices of rows just written from ``relation`` (with the insert's own cast
-        expressions ``price`` and ``sku``, so the counts are the stored values) for the open file."""
+    def add_written(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Count, for the open file, the positive prices of the rows just inserted from the frame
+        registered as ``WRITTEN_RELATION``, cast as the insert casts them (so the counts are of the
+        stored values)."""
         rows = con.execute(
-            f"""
-            select sku, cast(unit_price * {SCALE} as bigint), count(*)
-            from (select {sku} as sku, {price} as unit_price from {relation})
+            """
+            select sku, cast(unit_price * 10000 as bigint), count(*)
+            from (
+                select cast("sku" as VARCHAR) as sku, cast("unit_price" as DECIMAL(18, 4)) as unit_price
+                from _valid_rows
+            )
             where unit_price > 0 and sku is not null
             group by all
             """
