@@ -147,3 +147,20 @@ def test_an_error_in_a_background_write_rolls_the_file_back(data_dir: Path, monk
             "select status from audit.file_manifest where file_name = 'writes.csv'"
         ).fetchall() == [("failed",)]
     assert (data_dir / "landing" / "sales" / "writes.csv").exists(), "the file stays for a retry"
+
+
+def test_rows_written_before_the_first_read_are_counted_once() -> None:
+    """The warehouse is read inside the open transaction, which already holds the open file's rows."""
+    con = duckdb.connect()
+    con.execute("create schema raw; create table raw.sales (sku varchar, unit_price decimal(18, 4))")
+    con.begin()
+    written = duckdb.sql("select 'SKU-1' as sku, 12.5 as unit_price from range(3)").df()
+    con.register(WRITTEN_RELATION, written)
+    con.execute(f"insert into raw.sales select * from {WRITTEN_RELATION}")
+    counts = SkuPriceCounts()
+    counts.add_written(con)
+    assert counts.medians(con, ["SKU-1"], 4) == {}, "three lines, not six"
+    assert counts.medians(con, ["SKU-1"], 3) == {"SKU-1": 12.5}
+    counts.commit()
+    assert counts.medians(con, ["SKU-1"], 3) == {"SKU-1": 12.5}
+    assert counts.medians(con, ["SKU-1"], 4) == {}

@@ -68,6 +68,9 @@ class SkuPriceCounts:
             for sku, units, n in rows:
                 committed.setdefault(sku, Counter())[units] += n
             self._committed = committed
+            # Read inside the open transaction, the table already holds the open file's rows: they
+            # are counted here now (a rollback discards everything anyway).
+            self._open_file = {}
         return self._committed
 
     def medians(self, con: duckdb.DuckDBPyConnection, skus: list[str], min_sample: int) -> dict[str, float]:
