@@ -322,6 +322,10 @@ BUSINESS_KEYS: dict[str, tuple[str, ...]] = {
     "sales": ("order_id", "line_no"),
 }
 
+#: Amounts are stored as DECIMAL(precision, scale): the normalisers and the price counts derive their
+#: bounds and units from these two numbers.
+DECIMAL_PRECISION, DECIMAL_SCALE = 18, 4
+
 _KIND_TYPES = {
     "text": "VARCHAR",
     "name": "VARCHAR",
@@ -329,7 +333,7 @@ _KIND_TYPES = {
     "email": "VARCHAR",
     "date": "DATE",
     "int": "BIGINT",
-    "decimal": "DECIMAL(18, 4)",
+    "decimal": f"DECIMAL({DECIMAL_PRECISION}, {DECIMAL_SCALE})",
     "bool": "BOOLEAN",
     "label": "VARCHAR",
     "ref": "VARCHAR",

@@ -17,10 +17,12 @@ from collections import Counter
 
 import duckdb
 
+from crm.contract import DECIMAL_SCALE
+
 #: Stored prices are DECIMAL(18, 4): counts are kept per integer number of 1/10,000 units. The SQL
 #: below spells the types and the scale out (no value is formatted into it); a test holds them to
 #: ``crm.contract.raw_columns("sales")``.
-SCALE = 10_000
+SCALE = 10**DECIMAL_SCALE
 #: The relation ``add_written`` counts: the frame the loader has just inserted, registered under this
 #: name, with the insert's own casts.
 WRITTEN_RELATION = "_valid_rows"

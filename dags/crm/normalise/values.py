@@ -5,14 +5,15 @@ from __future__ import annotations
 import re
 from decimal import Decimal, InvalidOperation
 
+from crm.contract import DECIMAL_PRECISION, DECIMAL_SCALE
 from crm.normalise.text import clean_text
 
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
 _CURRENCY = re.compile(r"(?i)^(nt\$|ntd|twd|rmb|cny|us\$|usd|\$|¥|元)|(元|圓|块)$")
 
 
-#: The warehouse stores amounts as DECIMAL(18, 4): 14 digits before the point.
-DECIMAL_LIMIT = Decimal(10) ** 14
+#: The warehouse stores amounts as DECIMAL(18, 4) (crm.contract): 14 digits before the point.
+DECIMAL_LIMIT = Decimal(10) ** (DECIMAL_PRECISION - DECIMAL_SCALE)
 
 
 def parse_decimal(value: object) -> Decimal | None:
