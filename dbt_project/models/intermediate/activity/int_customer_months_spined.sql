@@ -10,6 +10,10 @@
       churned      not active now, active the month before (the month the window runs out);
       inactive     neither active now nor the month before.
 
+    Computed sparse, then filled in: the running windows run over the customer-months with orders
+    only, and each month without orders takes the state of the latest month with orders before it
+    (at 10M lines: a window over 2.8M rows instead of 9.4M, which DuckDB must hold in memory).
+
     Incremental (custom strategy replace_from on month_start, macros/replace_from.sql): a run finds
     the earliest month whose rows can differ from the table - a customer-month whose orders changed
     (new or late orders, orders re-linked to another customer, orders now on or after the reference
@@ -168,6 +172,7 @@ first_purchase_months as (
 
         select
             previous.customer_id,
+            previous.month_start,
             previous.last_purchase_month,
             previous.last_purchase_date,
             previous.cumulative_purchase_orders,
@@ -191,23 +196,66 @@ months_in_range as (
 
 ),
 
-spined as (
+{# Sparse first: the running state (last purchase, cumulative orders and revenue) changes only in
+    the months with orders, so the window runs over those customer-months (about 30% of the dense
+    rows at 10M lines) and the months between are filled in afterwards. Each row's state_* columns
+    are what it adds to the running state. -#}
+order_months as (
 
     select
         first_purchase_months.customer_id,
         first_purchase_months.first_purchase_month,
-        months.month_start,
-        months.is_reference_month,
+        monthly_orders.month_start,
         cast(coalesce(monthly_orders.purchase_orders, 0) as {{ dbt.type_bigint() }}) as purchase_orders,
         monthly_orders.last_purchase_date_in_month,
-        cast(coalesce(monthly_orders.net_revenue, 0) as {{ type_money_sum() }}) as net_revenue
+        cast(coalesce(monthly_orders.net_revenue, 0) as {{ type_money_sum() }}) as net_revenue,
+        case when monthly_orders.purchase_orders > 0 then monthly_orders.month_start end as state_purchase_month,
+        monthly_orders.last_purchase_date_in_month as state_purchase_date,
+        cast(coalesce(monthly_orders.purchase_orders, 0) as {{ dbt.type_bigint() }}) as state_purchase_orders,
+        cast(coalesce(monthly_orders.net_revenue, 0) as {{ type_money_sum() }}) as state_net_revenue
 
     from first_purchase_months
-    inner join months_in_range as months
-        on first_purchase_months.first_purchase_month <= months.month_start
-    left join monthly_orders
+    inner join monthly_orders
         on first_purchase_months.customer_id = monthly_orders.customer_id
-        and months.month_start = monthly_orders.month_start
+        and first_purchase_months.first_purchase_month <= monthly_orders.month_start
+    {% if is_incremental() %}
+        where monthly_orders.month_start >= (select recompute_from.month_start from recompute_from)
+    {% endif %}
+
+),
+
+{% if is_incremental() %}
+    {#- Incremental: the stored row of the month before the recomputed range stands for all earlier
+        months (its cumulative values and latest purchase), dated that month, which is not itself
+        rewritten. -#}
+    carried_states as (
+
+        select
+            previous_state.customer_id,
+            first_purchase_months.first_purchase_month,
+            previous_state.month_start,
+            cast(0 as {{ dbt.type_bigint() }}) as purchase_orders,
+            cast(null as date) as last_purchase_date_in_month,
+            cast(0 as {{ type_money_sum() }}) as net_revenue,
+            previous_state.last_purchase_month as state_purchase_month,
+            previous_state.last_purchase_date as state_purchase_date,
+            cast(previous_state.cumulative_purchase_orders as {{ dbt.type_bigint() }}) as state_purchase_orders,
+            cast(previous_state.cumulative_net_revenue as {{ type_money_sum() }}) as state_net_revenue
+
+        from previous_state
+        inner join first_purchase_months
+            on previous_state.customer_id = first_purchase_months.customer_id
+
+    ),
+{% endif %}
+
+activity_months as (
+
+    select * from order_months
+    {% if is_incremental() %}
+        union all
+        select * from carried_states
+    {% endif %}
 
 ),
 
@@ -215,70 +263,77 @@ with_window as (
 
     select
         *,
-        max(case when purchase_orders > 0 then month_start end) over (
+        max(state_purchase_month) over (
             partition by customer_id
             order by month_start
             rows between unbounded preceding and current row
-        ) as window_last_purchase_month,
-        max(last_purchase_date_in_month) over (
+        ) as last_purchase_month,
+        max(state_purchase_date) over (
             partition by customer_id
             order by month_start
             rows between unbounded preceding and current row
-        ) as window_last_purchase_date,
-        sum(purchase_orders) over (
+        ) as last_purchase_date,
+        sum(state_purchase_orders) over (
             partition by customer_id
             order by month_start
             rows between unbounded preceding and current row
-        ) as window_purchase_orders,
-        sum(net_revenue) over (
+        ) as cumulative_purchase_orders,
+        sum(state_net_revenue) over (
             partition by customer_id
             order by month_start
             rows between unbounded preceding and current row
-        ) as window_net_revenue,
-        -- the latest purchase month as of the month before: is_active of the month before is
-        -- computed from it (a lag over is_active would be a second window operator, sorting and
-        -- holding the whole spine again: 0.5 GB and 5 s more at 10M lines)
-        max(case when purchase_orders > 0 then month_start end) over (
+        ) as cumulative_net_revenue,
+        -- the latest purchase month before this row's month (is_active of the month before)
+        max(state_purchase_month) over (
             partition by customer_id
             order by month_start
             rows between unbounded preceding and 1 preceding
-        ) as window_previous_last_purchase_month
+        ) as previous_row_last_purchase_month,
+        lead(month_start) over (
+            partition by customer_id
+            order by month_start
+        ) as next_month_with_orders
 
-    from spined
+    from activity_months
 
 ),
 
-with_last_purchase as (
+{# Dense: each row stands for its own month and the months up to the next one with orders (the
+    last one up to the reference month). A filled-in month has no orders, the row's running state,
+    and the row's latest purchase month as of the month before. A carried state's month lies before
+    months_in_range, so it only fills. The far-future end keeps the join a plain range join (an
+    `or ... is null` there makes DuckDB plan a nested loop). -#}
+spined as (
 
-    {#- Incremental: the window covers the recomputed months only; the month before holds the
-        state of all earlier months (a later purchase is always the latest one). #}
     select
-        with_window.*,
-        {%- if is_incremental() %}
-            coalesce(with_window.window_last_purchase_month, previous_state.last_purchase_month)
-                as last_purchase_month,
-            coalesce(with_window.window_last_purchase_date, previous_state.last_purchase_date)
-                as last_purchase_date,
-            coalesce(previous_state.cumulative_purchase_orders, 0) + with_window.window_purchase_orders
-                as cumulative_purchase_orders,
-            coalesce(previous_state.cumulative_net_revenue, 0) + with_window.window_net_revenue
-                as cumulative_net_revenue,
-            coalesce(with_window.window_previous_last_purchase_month, previous_state.last_purchase_month)
-                as previous_last_purchase_month
-        {%- else %}
-            with_window.window_last_purchase_month as last_purchase_month,
-            with_window.window_last_purchase_date as last_purchase_date,
-            with_window.window_purchase_orders as cumulative_purchase_orders,
-            with_window.window_net_revenue as cumulative_net_revenue,
-            with_window.window_previous_last_purchase_month as previous_last_purchase_month
-        {%- endif %}
+        with_window.customer_id,
+        with_window.first_purchase_month,
+        months.month_start,
+        months.is_reference_month,
+        case
+            when months.month_start = with_window.month_start then with_window.purchase_orders
+            else cast(0 as {{ dbt.type_bigint() }})
+        end as purchase_orders,
+        case
+            when months.month_start = with_window.month_start then with_window.last_purchase_date_in_month
+        end as last_purchase_date_in_month,
+        case
+            when months.month_start = with_window.month_start then with_window.net_revenue
+            else cast(0 as {{ type_money_sum() }})
+        end as net_revenue,
+        with_window.last_purchase_month,
+        with_window.last_purchase_date,
+        with_window.cumulative_purchase_orders,
+        with_window.cumulative_net_revenue,
+        case
+            when months.month_start = with_window.month_start then with_window.previous_row_last_purchase_month
+            else with_window.last_purchase_month
+        end as previous_last_purchase_month
 
     from with_window
-    {%- if is_incremental() %}
-    -- previous_state's columns are selected in the incremental branch above
-    left join previous_state  -- noqa: ST11
-        on with_window.customer_id = previous_state.customer_id
-    {%- endif %}
+    inner join months_in_range as months
+        on with_window.month_start <= months.month_start
+        and coalesce(with_window.next_month_with_orders, cast('9999-12-01' as date)) > months.month_start
 
 ),
 
@@ -296,7 +351,7 @@ with_activity as (
             false
         ) as was_active_previous_month
 
-    from with_last_purchase
+    from spined
 
 ),
 
