@@ -282,6 +282,26 @@ def test_docs_generate_documents_every_mart(warehouse: Warehouse) -> None:
         assert node["config"]["contract"]["enforced"], f"{mart}: the contract must be enforced"
 
 
+@pytest.mark.parametrize(
+    ("configured", "expected"), [(None, "1.8 GiB"), ("300MB", "286.1 MiB")], ids=["default", "configured"]
+)
+def test_duckdb_memory_limit_comes_from_the_environment(
+    warehouse: Warehouse, configured: str | None, expected: str
+) -> None:
+    """The profile bounds DuckDB's buffer pool: 2 GB unless CRM_DUCKDB_MEMORY_LIMIT says otherwise."""
+    env = {k: v for k, v in warehouse.env().items() if k != "CRM_DUCKDB_MEMORY_LIMIT"}
+    if configured is not None:
+        env["CRM_DUCKDB_MEMORY_LIMIT"] = configured
+    target = warehouse.data_dir / "dbt_target_memory_limit"
+    sql = "select current_setting('memory_limit') as memory_limit"
+    command = [str(VENV_BIN / "dbt"), "show", "--inline", sql, "--output", "json", "--quiet"]
+    command += ["--profiles-dir", ".", "--target-path", str(target), "--log-path", str(target / "logs")]
+    result = subprocess.run(command, env=env, cwd=DBT_PROJECT, capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    shown = json.loads(result.stdout[result.stdout.index("{") :])
+    assert shown["show"] == [{"memory_limit": expected}]
+
+
 def test_incremental_fct_sales_equals_a_full_refresh(warehouse: Warehouse) -> None:
     """New lines arrive and one sales reference is re-linked to another customer: the incremental
     run of the line fact and of the orders aggregated from it must give exactly what a full refresh
