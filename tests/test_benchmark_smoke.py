@@ -108,6 +108,33 @@ def test_peak_rss_is_the_sum_of_concurrent_processes(tmp_path: Path) -> None:
     assert measured.peak_rss_bytes > 400 * 2**20
 
 
+def test_peak_rss_does_not_inherit_the_harness_peak(tmp_path: Path) -> None:
+    """A child's ru_maxrss starts at its parent's high-water mark when the parent vforks it: the
+    harness, holding 600 MB here, must still measure a tiny command as tiny (it reported 3.3 GB for
+    every stage after the RFM comparison before the launcher)."""
+    import sys
+
+    from crm.benchmark.measure import run_measured
+
+    held = bytearray(600 * 2**20)  # touched: resident in this (the harness's) process
+    measured = run_measured([sys.executable, "-c", "pass"], env=dict(os.environ), log_path=tmp_path / "log")
+    assert len(held) == 600 * 2**20
+    assert measured.peak_rss_bytes < 100 * 2**20, measured
+
+
+def test_failing_command_raises_stage_failed_with_its_output(tmp_path: Path) -> None:
+    import sys
+
+    from crm.benchmark.measure import StageFailed, run_measured
+
+    with pytest.raises(StageFailed, match=r"exited 3 .*\n.*boom"):
+        run_measured(
+            [sys.executable, "-c", "print('boom'); raise SystemExit(3)"],
+            env=dict(os.environ),
+            log_path=tmp_path / "log",
+        )
+
+
 def test_memory_target_judges_pipeline_stages_and_shows_the_references() -> None:
     def stage(peak_mib: int) -> Summary:
         return Summary(

@@ -6,13 +6,22 @@ resident sets of the tree's processes alive at one time, sampled from ``/proc`` 
 ``SAMPLE_SECONDS`` (under Airflow the scheduler, the task runner and the task's own processes run side
 by side; ``ru_maxrss`` alone only knows the largest single process), and never less than that
 ``ru_maxrss``: a stage's memory compares honestly with the single-process pandas peer's.
+
+The command runs under a small launcher process (:data:`LAUNCHER`), which starts it and reports its
+``wait4`` usage. Started straight from the harness, a child's ``ru_maxrss`` would begin at the
+harness's own high-water mark: Linux carries the RSS peak of the old image over an ``exec``, and
+with ``vfork`` (what ``subprocess`` uses) the old image is the parent's. The harness holds the RFM
+tables it compares, so every stage measured after the comparison reported at least the harness's
+3.3 GB.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import statistics
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -21,6 +30,19 @@ from pathlib import Path
 
 #: How often the process tree's resident sets are summed.
 SAMPLE_SECONDS = 0.1
+
+#: Runs argv[2:], then writes its exit status and wait4 usage as JSON to argv[1] and exits alike.
+#: A fresh, small process: its children's ru_maxrss starts from its few MB, not the harness's peak.
+LAUNCHER = """
+import json, os, subprocess, sys
+child = subprocess.Popen(sys.argv[2:])
+_, status, usage = os.wait4(child.pid, 0)
+code = os.waitstatus_to_exitcode(status)
+cpu_s = usage.ru_utime + usage.ru_stime
+with open(sys.argv[1], "w", encoding="utf-8") as out:
+    json.dump({"exit_code": code, "cpu_s": cpu_s, "maxrss_kib": usage.ru_maxrss}, out)
+sys.exit(code if code >= 0 else 128 - code)
+"""
 
 
 def _rss_bytes(pid: int) -> int:
@@ -88,13 +110,16 @@ def run_measured(
 ) -> Measurement:
     """Run ``command`` to completion (output to ``log_path``); raise StageFailed when it fails."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
+    usage_path = log_path.with_name(log_path.name + ".usage.json")
+    usage_path.unlink(missing_ok=True)
+    launched = [sys.executable, "-c", LAUNCHER, str(usage_path), *command]
     with log_path.open("w", encoding="utf-8") as log:
         started = time.perf_counter()
-        proc = subprocess.Popen(command, env=dict(env), cwd=cwd, stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(launched, env=dict(env), cwd=cwd, stdout=log, stderr=subprocess.STDOUT)
         sampler = _TreeSampler(proc.pid)
         sampler.start()
         try:
-            _, status, usage = os.wait4(proc.pid, 0)
+            _, status, _ = os.wait4(proc.pid, 0)
         finally:
             summed_peak = sampler.stop()
         wall = time.perf_counter() - started
@@ -102,7 +127,17 @@ def run_measured(
     if proc.returncode != 0:
         tail = log_path.read_text(encoding="utf-8", errors="replace")[-3000:]
         raise StageFailed(f"{' '.join(command)} exited {proc.returncode} (log: {log_path}):\n{tail}")
-    return Measurement(wall, usage.ru_utime + usage.ru_stime, max(summed_peak, usage.ru_maxrss * 1024))
+    try:
+        usage = json.loads(usage_path.read_text(encoding="utf-8"))
+        cpu, maxrss = float(usage["cpu_s"]), int(usage["maxrss_kib"]) * 1024
+    except (OSError, ValueError, KeyError) as error:
+        raise StageFailed(
+            f"{' '.join(command)}: the launcher left no usage in {usage_path} ({error})"
+        ) from None
+    finally:
+        usage_path.unlink(missing_ok=True)
+    # the launcher's own few MB are in the sampled sum; its CPU time (in `outer`) is not counted
+    return Measurement(wall, cpu, max(summed_peak, maxrss))
 
 
 @dataclass(frozen=True)
