@@ -302,6 +302,29 @@ def test_duckdb_memory_limit_comes_from_the_environment(
     assert shown["show"] == [{"memory_limit": expected}]
 
 
+def test_out_of_memory_names_the_node_and_the_setting(warehouse: Warehouse, tmp_path: Path) -> None:
+    """A node DuckDB cannot run under the memory limit fails, and the on-run-end hook says which node
+    and which setting to raise; a run within the limit says nothing of the kind."""
+    copy = tmp_path / "warehouse.duckdb"
+    shutil.copy(warehouse.path, copy)
+    hint = "DuckDB ran out of memory in int_customers_purchases_summarised under the profile's memory_limit"
+    outputs = {}
+    for limit in ("4MB", "2GB"):
+        env = {**warehouse.env(copy), "CRM_DUCKDB_MEMORY_LIMIT": limit}
+        target = tmp_path / f"target_{limit}"
+        command = [str(VENV_BIN / "dbt"), "run", "--select", "int_customers_purchases_summarised"]
+        command += ["--profiles-dir", ".", "--target-path", str(target), "--log-path", str(target / "logs")]
+        result = subprocess.run(
+            command, env=env, cwd=DBT_PROJECT, capture_output=True, text=True, check=False
+        )
+        outputs[limit] = (result.returncode, result.stdout + result.stderr)
+    code, output = outputs["4MB"]
+    assert code == 1 and "Out of Memory Error" in output, output[-4000:]
+    assert f"{hint} of 4MB: raise CRM_DUCKDB_MEMORY_LIMIT" in output, output[-4000:]
+    code, output = outputs["2GB"]
+    assert code == 0 and "ran out of memory" not in output, output[-4000:]
+
+
 def test_incremental_fct_sales_equals_a_full_refresh(warehouse: Warehouse) -> None:
     """New lines arrive and one sales reference is re-linked to another customer: the incremental
     run of the line fact and of the orders aggregated from it must give exactly what a full refresh
