@@ -31,7 +31,7 @@ from pathlib import Path
 #: How often the process tree's resident sets are summed.
 SAMPLE_SECONDS = 0.1
 
-#: Runs argv[2:], then writes its exit status and wait4 usage as JSON to argv[1] and exits alike.
+#: Runs argv[2:], then writes its wait4 usage as JSON to argv[1] and exits with its exit status.
 #: A fresh, small process: its children's ru_maxrss starts from its few MB, not the harness's peak.
 LAUNCHER = """
 import json, os, subprocess, sys
@@ -40,7 +40,7 @@ _, status, usage = os.wait4(child.pid, 0)
 code = os.waitstatus_to_exitcode(status)
 cpu_s = usage.ru_utime + usage.ru_stime
 with open(sys.argv[1], "w", encoding="utf-8") as out:
-    json.dump({"exit_code": code, "cpu_s": cpu_s, "maxrss_kib": usage.ru_maxrss}, out)
+    json.dump({"cpu_s": cpu_s, "maxrss_kib": usage.ru_maxrss}, out)
 sys.exit(code if code >= 0 else 128 - code)
 """
 
@@ -136,7 +136,7 @@ def run_measured(
         ) from None
     finally:
         usage_path.unlink(missing_ok=True)
-    # the launcher's own few MB are in the sampled sum; its CPU time (in `outer`) is not counted
+    # the launcher's own few MB are in the sampled sum; its own CPU time is not counted
     return Measurement(wall, cpu, max(summed_peak, maxrss))
 
 
