@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import os
 import subprocess
 import sys
@@ -28,7 +29,8 @@ from crm.identity import model_spec
 from crm.identity.backend import DuckDBBackend, backend_for
 from crm.identity.clustering import cluster_records
 from crm.identity.config import IdentityConfig
-from crm.identity.scoring import score_pairs
+from crm.identity.retraining import StoredModel, model_row, retrain_reason
+from crm.identity.scoring import predict_pairs, score_pairs, spec_fingerprint, train_model
 
 REPO = Path(__file__).resolve().parents[1]
 DBT_PROJECT = REPO / "dbt_project"
@@ -292,6 +294,93 @@ def test_scoring_is_deterministic(synthetic: SyntheticRecords, scored: list[dict
     assert key(again.to_pylist()) == key(scored)
 
 
+def test_stored_model_scores_as_training_in_place(
+    synthetic: SyntheticRecords, scored: list[dict[str, object]]
+) -> None:
+    """A model trained, stored as JSON and loaded again scores exactly like train-and-predict."""
+    config = IdentityConfig(u_max_pairs=2e5)
+    trained = train_model(synthetic.table, DuckDBBackend.create(threads=1), config)
+    assert trained.named_records == synthetic.table.num_rows
+    assert trained.em_rules, "EM ran on the synthetic data"
+    assert "linker_uid" not in trained.settings
+    loaded = json.loads(trained.settings_json)
+    backend = DuckDBBackend.create(threads=1)
+    rescored = backend.to_model_output(predict_pairs(synthetic.table, backend, config, loaded)).to_pylist()
+
+    def key(rows: list[dict[str, object]]) -> list[tuple[object, ...]]:
+        return sorted(
+            (r["record_key_l"], r["record_key_r"], r["match_weight"], r["match_probability"]) for r in rows
+        )
+
+    assert key(rescored) == key(scored)
+
+
+def test_stored_model_scores_new_records_without_retraining(synthetic: SyntheticRecords) -> None:
+    """New records are scored against the old ones with the stored model's parameters."""
+    config = IdentityConfig(u_max_pairs=2e5)
+    half = synthetic.table.slice(0, synthetic.table.num_rows // 2)
+    trained = train_model(half, DuckDBBackend.create(threads=1), config)
+    backend = DuckDBBackend.create(threads=1)
+    pairs = backend.to_model_output(predict_pairs(synthetic.table, backend, config, trained.settings))
+    keys = set(pairs.column("record_key_l").to_pylist()) | set(pairs.column("record_key_r").to_pylist())
+    new_keys = set(synthetic.table.column("record_key").to_pylist()) - set(
+        half.column("record_key").to_pylist()
+    )
+    assert keys & new_keys, "pairs involving records the model never saw"
+
+
+def test_spec_fingerprint_follows_training_settings_not_thresholds() -> None:
+    base = spec_fingerprint(IdentityConfig())
+    assert base == spec_fingerprint(IdentityConfig())
+    assert base == spec_fingerprint(IdentityConfig(match_threshold=0.9, review_threshold=0.5))
+    assert base == spec_fingerprint(IdentityConfig(retrain_growth=0.5))
+    assert base != spec_fingerprint(IdentityConfig(seed=1))
+    assert base != spec_fingerprint(IdentityConfig(u_max_pairs=1e6))
+    assert base != spec_fingerprint(IdentityConfig(deterministic_recall=0.5))
+
+
+@pytest.mark.parametrize(
+    ("previous", "named", "fingerprint", "growth", "expected"),
+    [
+        (None, 100, "f", 0.1, "no stored model"),
+        (StoredModel(1, "f", 100), 100, "g", 0.1, "spec or the training settings changed"),
+        (StoredModel(1, "f", 100), 110, "f", 0.1, None),
+        (StoredModel(1, "f", 100), 111, "f", 0.1, "changed by 11.0%"),
+        (StoredModel(1, "f", 100), 89, "f", 0.1, "changed by 11.0%"),
+        (StoredModel(1, "f", 100), 100, "f", 0.0, None),
+        (StoredModel(1, "f", 100), 101, "f", 0.0, "100 -> 101"),
+        (StoredModel(1, "f", 0), 0, "f", 0.1, None),
+        (StoredModel(1, "f", 0), 2, "f", 0.1, "changed by 200.0%"),
+    ],
+)
+def test_retrain_reason(
+    previous: StoredModel | None, named: int, fingerprint: str, growth: float, expected: str | None
+) -> None:
+    reason = retrain_reason(previous, named, fingerprint, growth)
+    if expected is None:
+        assert reason is None
+    else:
+        assert reason is not None and expected in reason
+
+
+def test_model_row_records_the_model(synthetic: SyntheticRecords) -> None:
+    trained = train_model(synthetic.table.slice(0, 0), DuckDBBackend.create(threads=1), IdentityConfig())
+    assert trained.named_records == 0 and trained.em_rules == ()
+    stamp = dt.datetime(2026, 12, 7, tzinfo=dt.UTC)
+    (row,) = model_row(trained, 3, stamp, "no stored model", "f").to_pylist()
+    assert row["model_version"] == 3 and row["trained_at"] == stamp and row["named_records"] == 0
+    assert row["em_rules"] == "" and json.loads(row["settings_json"]) == trained.settings
+    assert row["settings_sha256"] == hashlib.sha256(row["settings_json"].encode()).hexdigest()
+    assert (
+        row["probability_two_random_records_match"] == model_spec.PRIOR_PROBABILITY_TWO_RANDOM_RECORDS_MATCH
+    )
+
+
+def test_retrain_growth_must_not_be_negative() -> None:
+    with pytest.raises(ValueError, match="identity_retrain_growth"):
+        IdentityConfig.parse(retrain_growth="-0.1")
+
+
 # --------------------------------------------------------------------------- end to end (generated sample)
 
 LINK_COLUMNS = "source, source_record_id, customer_id, match_rule, match_probability"
@@ -337,9 +426,26 @@ class Sample:
             cwd=DBT_PROJECT,
         )
 
-    def build_identity(self) -> float:
+    def build_identity(self, *extra: str) -> float:
         # cautious: only tests whose parents are all selected (not the marts' tests on staging).
-        return self.dbt("build", "--select", "+int_customers_resolved", "--indirect-selection", "cautious")
+        return self.dbt(
+            "build", "--select", "+int_customers_resolved", "--indirect-selection", "cautious", *extra
+        )
+
+    def model_versions(self) -> list[tuple[int, str, int]]:
+        """(model_version, trained_because, named_records) of int_identity__models_trained."""
+        with duckdb.connect(str(self.warehouse), read_only=True) as con:
+            return con.execute(
+                "select model_version, trained_because, named_records "
+                "from intermediate.int_identity__models_trained order by model_version"
+            ).fetchall()
+
+    def named_records(self) -> int:
+        with duckdb.connect(str(self.warehouse), read_only=True) as con:
+            (n,) = con.execute(
+                "select count(*) from intermediate.int_identity__contact_records where name_norm is not null"
+            ).fetchone()
+        return int(n)
 
     def links(self) -> dict[tuple[str, str], tuple[str, str, float]]:
         with duckdb.connect(str(self.warehouse), read_only=True) as con:
@@ -482,6 +588,24 @@ class TestOnGeneratedSample:
         sample.build_identity()
         assert sample.links() == before
         assert sample.linked_at() == linked_before, "no customer_id changed, so no record is linked anew"
+        # the first build trained the model; the rerun reused it
+        assert sample.model_versions() == [(1, "no stored model", sample.named_records())]
+
+    def test_a_changed_training_setting_retrains_and_the_old_one_reuses_nothing(self, sample: Sample) -> None:
+        """A new seed is another model: version 2; back to the default seed is version 3 (the
+        spec changed again), which scores like version 1 (training is deterministic)."""
+        before = sample.links()
+        sample.build_identity("--vars", "{identity_seed: 7}")
+        sample.build_identity()
+        versions = sample.model_versions()
+        assert [v for v, _, _ in versions] == [1, 2, 3]
+        assert all("spec or the training settings changed" in why for _, why, _ in versions[1:])
+        with duckdb.connect(str(sample.warehouse), read_only=True) as con:
+            hashes = con.execute(
+                "select settings_sha256 from intermediate.int_identity__models_trained order by model_version"
+            ).fetchall()
+        assert hashes[0] == hashes[2]
+        assert sample.links() == before
 
     def test_rebuild_from_scratch_gives_the_same_ids(self, sample: Sample) -> None:
         """Without a previous run the anchor is the earliest record: a dropped table re-mints the same ids."""
@@ -507,10 +631,16 @@ class TestOnGeneratedSample:
         from crm.sample_data import append_sales
 
         before, linked_before = sample.links(), sample.linked_at()
+        versions_before, named_before = sample.model_versions(), sample.named_records()
         append_sales(sample.data_dir, n_lines=3_000)
         sample.ingest()
         sample.build_identity()
         after = sample.links()
+        # the stored model is retrained exactly when the named records grew past the 10% default
+        growth = (sample.named_records() - named_before) / named_before
+        retrained = sample.model_versions()[len(versions_before) :]
+        print(f"named records grew {growth:.2%}; new model versions: {retrained}")
+        assert len(retrained) == (1 if growth > 0.10 else 0)
 
         assert set(before) <= set(after)
         old_ids = {customer_id for customer_id, _, _ in before.values()}
@@ -530,3 +660,39 @@ class TestOnGeneratedSample:
         assert relinked == set(changed)
         assert all(linked_after[key] > linked_before[key] for key in relinked)
         assert None not in linked_after.values()
+
+    def test_new_records_past_the_retrain_growth_retrain(self, sample: Sample) -> None:
+        """With identity_retrain_growth 0, any new named record trains a new version."""
+        from crm.sample_data import append_sales
+
+        versions_before, named_before = sample.model_versions(), sample.named_records()
+        append_sales(sample.data_dir, n_lines=1_000)
+        sample.ingest()
+        sample.build_identity("--vars", "{identity_retrain_growth: 0}")
+        named_after = sample.named_records()
+        assert named_after > named_before
+        (latest,) = sample.model_versions()[len(versions_before) :]
+        assert latest[0] == versions_before[-1][0] + 1
+        # growth is measured from the records the stored version was trained on
+        assert f"{versions_before[-1][2]:,} -> {named_after:,}" in latest[1]
+        assert latest[2] == named_after
+
+
+def test_external_step_reads_the_identity_vars_from_the_model_meta() -> None:
+    """PostgreSQL and Spark score in crm.engines.identity_step with the settings dbt renders into
+    int_identity__scored_pairs's meta (keys named like the vars: identity_match_threshold, ...)."""
+    from types import SimpleNamespace
+
+    from crm.engines.identity_step import identity_config
+
+    meta = {
+        "identity_match_threshold": "0.97",
+        "identity_review_threshold": "0.6",
+        "identity_seed": "11",
+        "identity_min_em_pairs": "50",
+    }
+    node = SimpleNamespace(
+        resource_type="model", name="int_identity__scored_pairs", config=SimpleNamespace(meta=meta)
+    )
+    config = identity_config(SimpleNamespace(nodes={"model.x": node}))
+    assert config == IdentityConfig(match_threshold=0.97, review_threshold=0.6, seed=11, min_em_pairs=50)

@@ -59,8 +59,9 @@ def identity_config(manifest: Any) -> IdentityConfig:
     for node in manifest.nodes.values():
         if node.resource_type == "model" and node.name == SCORED_PAIRS:
             meta = node.config.meta
+            # meta keys are the dbt var names: identity_match_threshold, ...
             return IdentityConfig.parse(
-                **{name: meta.get(name) for name in IdentityConfig.__dataclass_fields__}
+                **{name: meta.get(f"identity_{name}") for name in IdentityConfig.__dataclass_fields__}
             )
     raise LookupError(f"the dbt manifest has no enabled model {SCORED_PAIRS!r}")
 

@@ -20,6 +20,9 @@ class IdentityConfig:
         seed: seed of that sample, so re-runs on the same data give the same model.
         min_em_pairs: EM is skipped for a training blocking rule that yields fewer pairs than
             this (the priors in :mod:`crm.identity.model_spec` are kept instead).
+        retrain_growth: the stored model (``int_identity__models_trained``) is reused until the
+            number of named contact records has changed by more than this share since it was
+            trained (or the model spec changed); 0 retrains whenever a record is added.
     """
 
     match_threshold: float = 0.95
@@ -28,6 +31,7 @@ class IdentityConfig:
     u_max_pairs: float = 1e7
     seed: int = 20240601
     min_em_pairs: int = 200
+    retrain_growth: float = 0.10
 
     def __post_init__(self) -> None:
         if not 0.0 < self.review_threshold <= self.match_threshold < 1.0:
@@ -40,6 +44,8 @@ class IdentityConfig:
             raise ValueError(
                 f"identity_deterministic_recall must be in (0, 1]; got {self.deterministic_recall}"
             )
+        if self.retrain_growth < 0.0:
+            raise ValueError(f"identity_retrain_growth must be >= 0; got {self.retrain_growth}")
         if self.u_max_pairs < 1 or self.min_em_pairs < 0:
             raise ValueError(
                 f"identity_u_max_pairs must be >= 1 and identity_min_em_pairs >= 0; "

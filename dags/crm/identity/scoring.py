@@ -11,9 +11,12 @@ Training, in this order (all deterministic for identical inputs):
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from splink import Linker
@@ -82,6 +85,76 @@ def train(linker: Linker, config: IdentityConfig) -> list[str]:
     return used
 
 
+@dataclass(frozen=True)
+class TrainedModel:
+    """A trained splink model as stored in ``int_identity__models_trained``."""
+
+    settings: dict[str, Any]
+    named_records: int
+    em_rules: tuple[str, ...]
+
+    @property
+    def settings_json(self) -> str:
+        return json.dumps(self.settings, sort_keys=True, ensure_ascii=False)
+
+
+def spec_fingerprint(config: IdentityConfig, dialect: str = "duckdb") -> str:
+    """SHA-256 of what training depends on besides the data: the untrained model of
+    :mod:`crm.identity.model_spec` (comparisons, levels, priors, blocking rules) and the training
+    settings. A stored model whose fingerprint differs was trained by other rules and is retrained.
+    """
+    spec = model_spec.settings().get_settings(dialect).as_dict()
+    spec.pop("linker_uid", None)
+    training = {
+        "deterministic_recall": config.deterministic_recall,
+        "u_max_pairs": config.u_max_pairs,
+        "seed": config.seed,
+        "min_em_pairs": config.min_em_pairs,
+    }
+    payload = json.dumps({"spec": spec, "training": training}, sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def _register(records: Any, backend: SplinkBackend) -> SplinkDataFrame:
+    return backend.db_api.register(backend.to_splink_input(records), table_name="identity_contact_records")
+
+
+def _train_on(
+    frame: SplinkDataFrame, backend: SplinkBackend, config: IdentityConfig
+) -> tuple[Linker, int, list[str]]:
+    # log_level=None: splink must not reconfigure logging inside the dbt process.
+    linker = Linker(frame, model_spec.settings(), log_level=None)
+    n = count_rows(backend, frame)
+    rules: list[str] = []
+    if n >= 2:
+        rules = train(linker, config)
+        log.info("identity model trained on %d named records; EM rules used: %s", n, rules or "none")
+    return linker, n, rules
+
+
+def train_model(records: Any, backend: SplinkBackend, config: IdentityConfig) -> TrainedModel:
+    """Train on ``records`` (the named contact records) and return the model, ready to store.
+
+    With fewer than two records there is nothing to train on and the priors stand.
+    """
+    linker, n, rules = _train_on(_register(records, backend), backend, config)
+    settings = dict(linker.misc.save_model_to_json())
+    settings.pop("linker_uid", None)  # per linker instance, not part of the model
+    return TrainedModel(settings=settings, named_records=n, em_rules=tuple(rules))
+
+
+def predict_pairs(
+    records: Any, backend: SplinkBackend, config: IdentityConfig, settings: dict[str, Any]
+) -> SplinkDataFrame:
+    """Score the candidate pairs of ``records`` with a stored model (:attr:`TrainedModel.settings`).
+
+    Term-frequency tables come from ``records`` themselves, as in :func:`score_pairs`; the result
+    equals what :func:`score_pairs` returns when training on the same data gave these settings.
+    """
+    linker = Linker(_register(records, backend), settings, log_level=None)
+    return _predictions(linker, backend, config)
+
+
 def score_pairs(records: Any, backend: SplinkBackend, config: IdentityConfig) -> SplinkDataFrame:
     """Train on ``records`` and return the candidate pairs scoring at least the review threshold.
 
@@ -89,13 +162,11 @@ def score_pairs(records: Any, backend: SplinkBackend, config: IdentityConfig) ->
     prediction blocking rule produced the pair) and each comparison's partial match weight (mw_*).
     With fewer than two records there is nothing to train on and the (empty) result uses the priors.
     """
-    frame = backend.db_api.register(backend.to_splink_input(records), table_name="identity_contact_records")
-    # log_level=None: splink must not reconfigure logging inside the dbt process.
-    linker = Linker(frame, model_spec.settings(), log_level=None)
-    n = count_rows(backend, frame)
-    if n >= 2:
-        rules = train(linker, config)
-        log.info("identity model trained on %d named records; EM rules used: %s", n, rules or "none")
+    linker, _, _ = _train_on(_register(records, backend), backend, config)
+    return _predictions(linker, backend, config)
+
+
+def _predictions(linker: Linker, backend: SplinkBackend, config: IdentityConfig) -> SplinkDataFrame:
     predictions = linker.inference.predict(
         threshold_match_probability=config.review_threshold, warning_mode="never"
     )

@@ -1,14 +1,17 @@
 """Probabilistic evidence: candidate pairs of named contact records scored by splink.
 
-Trains the splink model (see crm.identity.scoring) on the named contact records and keeps the pairs
-scoring at least identity_review_threshold. Pairs at or above identity_match_threshold become links
-in int_identity__match_edges; the rest are kept for clerical review.
+Scores with the latest version of the trained model in int_identity__models_trained (see
+crm.identity.retraining for when it is retrained) and keeps the pairs scoring at least
+identity_review_threshold. Pairs at or above identity_match_threshold become links in
+int_identity__match_edges; the rest are kept for clerical review.
 """
+
+import json
 
 from crm.identity.backend import backend_for
 from crm.identity.config import IdentityConfig
 from crm.identity.model_spec import MATCH_COLUMNS, UNIQUE_ID_COLUMN
-from crm.identity.scoring import score_pairs
+from crm.identity.scoring import predict_pairs
 
 
 def model(dbt, session):
@@ -16,11 +19,11 @@ def model(dbt, session):
     config = IdentityConfig.parse(
         match_threshold=dbt.config.meta_get("identity_match_threshold"),
         review_threshold=dbt.config.meta_get("identity_review_threshold"),
-        deterministic_recall=dbt.config.meta_get("identity_deterministic_recall"),
-        u_max_pairs=dbt.config.meta_get("identity_u_max_pairs"),
-        seed=dbt.config.meta_get("identity_seed"),
-        min_em_pairs=dbt.config.meta_get("identity_min_em_pairs"),
     )
+    models = dbt.ref("int_identity__models_trained")
+    latest = models.order("model_version desc").limit(1).project("settings_json").fetchone()
+    if latest is None:
+        raise ValueError("int_identity__models_trained holds no model: run it with --full-refresh")
     backend = backend_for(session)
     named_records = backend.select(
         dbt.ref("int_identity__contact_records"),
@@ -28,4 +31,4 @@ def model(dbt, session):
         condition="name_norm is not null",
         order_by=UNIQUE_ID_COLUMN,
     )
-    return backend.to_model_output(score_pairs(named_records, backend, config))
+    return backend.to_model_output(predict_pairs(named_records, backend, config, json.loads(latest[0])))
