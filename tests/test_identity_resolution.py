@@ -29,7 +29,7 @@ from crm.identity import model_spec
 from crm.identity.backend import DuckDBBackend, backend_for
 from crm.identity.clustering import cluster_records
 from crm.identity.config import IdentityConfig
-from crm.identity.retraining import StoredModel, model_row, retrain_reason
+from crm.identity.retraining import StoredModel, model_row, parse_flag, retrain_reason
 from crm.identity.scoring import predict_pairs, score_pairs, spec_fingerprint, train_model
 
 REPO = Path(__file__).resolve().parents[1]
@@ -363,6 +363,25 @@ def test_retrain_reason(
         assert reason is not None and expected in reason
 
 
+def test_force_retrains_a_current_model_but_a_missing_one_says_so() -> None:
+    current = StoredModel(1, "f", 100)
+    assert retrain_reason(current, 100, "f", 0.1) is None
+    assert retrain_reason(current, 100, "f", 0.1, force=True) == "identity_force_retrain was set"
+    assert retrain_reason(None, 100, "f", 0.1, force=True) == "no stored model"
+
+
+@pytest.mark.parametrize(
+    ("raw", "flag"), [("True", True), ("true", True), ("False", False), (None, False), ("", False)]
+)
+def test_parse_flag(raw: object, flag: bool) -> None:
+    assert parse_flag(raw) is flag
+
+
+def test_parse_flag_rejects_other_values() -> None:
+    with pytest.raises(ValueError, match="identity_force_retrain must be true or false; got 'maybe'"):
+        parse_flag("maybe")
+
+
 def test_model_row_records_the_model(synthetic: SyntheticRecords) -> None:
     trained = train_model(synthetic.table.slice(0, 0), DuckDBBackend.create(threads=1), IdentityConfig())
     assert trained.named_records == 0 and trained.em_rules == ()
@@ -606,6 +625,18 @@ class TestOnGeneratedSample:
             ).fetchall()
         assert hashes[0] == hashes[2]
         assert sample.links() == before
+
+    def test_full_refresh_keeps_the_model_history_and_force_retrains(self, sample: Sample) -> None:
+        versions = sample.model_versions()
+        sample.dbt("run", "--select", "int_identity__models_trained", "--full-refresh")
+        assert sample.model_versions() == versions, "--full-refresh must not wipe or retrain"
+        sample.dbt(
+            "run", "--select", "int_identity__models_trained", "--vars", "{identity_force_retrain: true}"
+        )
+        assert sample.model_versions() == [
+            *versions,
+            (versions[-1][0] + 1, "identity_force_retrain was set", sample.named_records()),
+        ]
 
     def test_rebuild_from_scratch_gives_the_same_ids(self, sample: Sample) -> None:
         """Without a previous run the anchor is the earliest record: a dropped table re-mints the same ids."""

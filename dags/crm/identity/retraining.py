@@ -42,16 +42,24 @@ class StoredModel:
 
 
 def retrain_reason(
-    previous: StoredModel | None, named_records: int, fingerprint: str, retrain_growth: float
+    previous: StoredModel | None,
+    named_records: int,
+    fingerprint: str,
+    retrain_growth: float,
+    *,
+    force: bool = False,
 ) -> str | None:
     """Why the model must be retrained now, or None to reuse ``previous``.
 
-    Retrain when there is no stored model, when the model spec or training settings changed (the
-    fingerprint), or when the number of named contact records moved by more than
-    ``retrain_growth`` (a share) from the number the model was trained on.
+    Retrain when there is no stored model, when asked to (``force``: the var
+    identity_force_retrain), when the model spec or training settings changed (the fingerprint),
+    or when the number of named contact records moved by more than ``retrain_growth`` (a share)
+    from the number the model was trained on.
     """
     if previous is None:
         return "no stored model"
+    if force:
+        return "identity_force_retrain was set"
     if previous.spec_fingerprint != fingerprint:
         return "the model spec or the training settings changed"
     change = abs(named_records - previous.named_records) / max(previous.named_records, 1)
@@ -86,6 +94,16 @@ def model_row(
         ],
         schema=MODEL_TABLE_SCHEMA,
     )
+
+
+def parse_flag(value: object) -> bool:
+    """A boolean dbt var as a Python model's meta receives it (rendered to 'True', 'false', ...)."""
+    text = str(value).strip().lower() if value is not None else ""
+    if text in ("true", "1", "yes"):
+        return True
+    if text in ("", "false", "0", "no", "none"):
+        return False
+    raise ValueError(f"identity_force_retrain must be true or false; got {value!r}")
 
 
 def no_new_model() -> pa.Table:

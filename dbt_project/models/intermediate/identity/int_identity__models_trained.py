@@ -2,9 +2,10 @@
 
 Incremental: a run trains a new version only when crm.identity.retraining.retrain_reason says so
 (no model yet, the model spec or training settings changed, or the named contact records moved by
-more than identity_retrain_growth since the latest version); otherwise it adds no row and
-int_identity__scored_pairs scores with the latest stored version. --full-refresh retrains and
-starts the history anew.
+more than identity_retrain_growth since the latest version, or the var identity_force_retrain is
+true); otherwise it adds no row and int_identity__scored_pairs scores with the latest stored
+version. The history is an audit trail, so --full-refresh leaves it alone (full_refresh=False);
+drop the table to start it anew.
 """
 
 from datetime import UTC, datetime
@@ -12,7 +13,7 @@ from datetime import UTC, datetime
 from crm.identity.backend import backend_for
 from crm.identity.config import IdentityConfig
 from crm.identity.model_spec import MATCH_COLUMNS, UNIQUE_ID_COLUMN
-from crm.identity.retraining import StoredModel, model_row, no_new_model, retrain_reason
+from crm.identity.retraining import StoredModel, model_row, no_new_model, parse_flag, retrain_reason
 from crm.identity.scoring import spec_fingerprint, train_model
 
 
@@ -25,7 +26,12 @@ def latest_model(session, relation):
 
 
 def model(dbt, session):
-    dbt.config(materialized="incremental", incremental_strategy="append", on_schema_change="fail")
+    dbt.config(
+        materialized="incremental",
+        incremental_strategy="append",
+        on_schema_change="fail",
+        full_refresh=False,
+    )
     config = IdentityConfig.parse(
         deterministic_recall=dbt.config.meta_get("identity_deterministic_recall"),
         u_max_pairs=dbt.config.meta_get("identity_u_max_pairs"),
@@ -37,7 +43,8 @@ def model(dbt, session):
     (named,) = records.aggregate("count(*)").fetchone()
     previous = latest_model(session, dbt.this) if dbt.is_incremental else None
     fingerprint = spec_fingerprint(config)
-    because = retrain_reason(previous, int(named), fingerprint, config.retrain_growth)
+    force = parse_flag(dbt.config.meta_get("identity_force_retrain"))
+    because = retrain_reason(previous, int(named), fingerprint, config.retrain_growth, force=force)
     if because is None:
         return no_new_model()
     backend = backend_for(session)
