@@ -609,6 +609,12 @@ class TestOnGeneratedSample:
         assert sample.linked_at() == linked_before, "no customer_id changed, so no record is linked anew"
         # the first build trained the model; the rerun reused it
         assert sample.model_versions() == [(1, "no stored model", sample.named_records())]
+        with duckdb.connect(str(sample.warehouse), read_only=True) as con:
+            leftovers = con.execute(
+                "select table_schema, table_name from information_schema.tables "
+                "where contains(table_name, '__dbt_tmp') or contains(table_name, '__dbt_backup')"
+            ).fetchall()
+        assert not leftovers, "a build leaves no work relation behind"
 
     def test_a_changed_training_setting_retrains_and_the_old_one_reuses_nothing(self, sample: Sample) -> None:
         """A new seed is another model: version 2; back to the default seed is version 3 (the
@@ -727,3 +733,20 @@ def test_external_step_reads_the_identity_vars_from_the_model_meta() -> None:
     )
     config = identity_config(SimpleNamespace(nodes={"model.x": node}))
     assert config == IdentityConfig(match_threshold=0.97, review_threshold=0.6, seed=11, min_em_pairs=50)
+
+
+def test_stored_versions_are_kept_and_the_latest_is_the_highest(synthetic: SyntheticRecords) -> None:
+    from crm.identity.retraining import latest_model, with_version
+
+    trained = train_model(synthetic.table.slice(0, 0), DuckDBBackend.create(threads=1), IdentityConfig())
+    stamp = dt.datetime(2026, 12, 7, tzinfo=dt.UTC)
+    assert latest_model(None) is None
+    assert with_version(None, None).num_rows == 0
+    first = with_version(None, model_row(trained, 1, stamp, "no stored model", "f"))
+    # a stored table comes back from DuckDB with its own column order and types
+    con = duckdb.connect()
+    stored = con.from_arrow(first).project("* exclude (model_version), model_version").to_arrow_table()
+    both = with_version(stored, model_row(trained, 2, stamp, "forced", "g"))
+    assert both.column("model_version").to_pylist() == [1, 2]
+    assert latest_model(both) == StoredModel(2, "g", 0)
+    assert with_version(both, None).equals(both)

@@ -106,6 +106,21 @@ def parse_flag(value: object) -> bool:
     raise ValueError(f"identity_force_retrain must be true or false; got {value!r}")
 
 
-def no_new_model() -> pa.Table:
-    """The incremental model's output when the stored model is reused: no row."""
-    return MODEL_TABLE_SCHEMA.empty_table()
+def latest_model(versions: pa.Table | None) -> StoredModel | None:
+    """The highest version among the stored rows (None when there are none)."""
+    if versions is None or versions.num_rows == 0:
+        return None
+    rows = versions.select(["model_version", "spec_fingerprint", "named_records"]).to_pylist()
+    latest = max(rows, key=lambda row: row["model_version"])
+    return StoredModel(
+        int(latest["model_version"]), str(latest["spec_fingerprint"]), int(latest["named_records"])
+    )
+
+
+def with_version(versions: pa.Table | None, row: pa.Table | None) -> pa.Table:
+    """The stored versions (cast to the table's schema) plus a new one, if any, ordered by version."""
+    parts = [
+        t.select(MODEL_TABLE_SCHEMA.names).cast(MODEL_TABLE_SCHEMA) for t in (versions, row) if t is not None
+    ]
+    table = pa.concat_tables(parts) if parts else MODEL_TABLE_SCHEMA.empty_table()
+    return table.sort_by("model_version")
