@@ -13,7 +13,9 @@ import pandas as pd
 import pytest
 
 from crm.benchmark.compare import compare_frames
+from crm.benchmark.dbt_nodes import profile_run
 from crm.benchmark.harness import (
+    INCREMENTAL_DBT,
     STAGE_DBT_FULL,
     STAGE_INCREMENTAL,
     STAGE_INGEST,
@@ -85,9 +87,22 @@ def test_small_benchmark_runs_and_all_three_agree(tmp_path: Path) -> None:
         assert agreement.agrees, (agreement.label, agreement.examples)
         assert agreement.compared > 100
 
+    assert set(result.dbt_profiles) == {STAGE_DBT_FULL, STAGE_RFM_PATH, INCREMENTAL_DBT}
+    for prof in result.dbt_profiles.values():
+        assert prof.nodes > 0 and prof.thread_s["model"] > 0 and prof.costliest
+        assert prof.critical_path, "a path from a first node to the last one"
+    full = result.dbt_profiles[STAGE_DBT_FULL]
+    # the path starts at a root of the graph: a source test, a staging view or a seed
+    roots = ("test.source_", "model.stg_", "seed.")
+    assert full.critical_path[0].name.startswith(roots), full.critical_path
+    assert full.thread_s["test"] > 0  # dbt build runs the tests; the RFM path (dbt run) does not
+    assert "test" not in result.dbt_profiles[STAGE_RFM_PATH].thread_s
+
     report = render(config, [result], "# Benchmarks\n", machine())
     assert "### 3,000 sales lines" in report
     assert "| ingestion (all sources) |" in report
+    assert "### Where the dbt runs spend their time" in report
+    assert f"**{INCREMENTAL_DBT}**" in report
 
 
 def test_peak_rss_is_the_sum_of_concurrent_processes(tmp_path: Path) -> None:
@@ -159,3 +174,61 @@ def test_memory_target_judges_pipeline_stages_and_shows_the_references() -> None
 
     stages[STAGE_DBT_FULL] = stage(2000)  # equal is not below
     assert f"not met ({STAGE_DBT_FULL})" in memory_target(stages)
+
+
+def _write_artifacts(target: Path, nodes: dict[str, tuple[float, float, list[str]]]) -> None:
+    """run_results.json and manifest.json for nodes {uid: (start s, end s, depends_on)}."""
+    import datetime as dt
+    import json
+
+    t0 = dt.datetime(2026, 12, 7, tzinfo=dt.UTC)
+
+    def at(seconds: float) -> str:
+        return (t0 + dt.timedelta(seconds=seconds)).isoformat().replace("+00:00", "Z")
+
+    results = [
+        {
+            "unique_id": uid,
+            "timing": [
+                {"name": "compile", "started_at": at(start), "completed_at": at(start)},
+                {"name": "execute", "started_at": at(start), "completed_at": at(end)},
+            ],
+        }
+        for uid, (start, end, _) in nodes.items()
+    ]
+    target.mkdir(parents=True, exist_ok=True)
+    (target / "run_results.json").write_text(json.dumps({"results": results, "elapsed_time": 12.0}))
+    manifest = {"nodes": {uid: {"depends_on": {"nodes": deps}} for uid, (_, _, deps) in nodes.items()}}
+    (target / "manifest.json").write_text(json.dumps(manifest))
+
+
+def test_dbt_profile_follows_parents_and_their_tests(tmp_path: Path) -> None:
+    """b waits for a and a's test; c ran beside them; d waits for b (and b's tests) and c, and
+    finishes last."""
+    a, test_a, b = "model.p.a", "test.p.not_null_a_id.abc123", "model.p.b"
+    c, d, rel = "model.p.c", "model.p.d", "test.p.relationships_b_a.def456"
+    _write_artifacts(
+        tmp_path,
+        {
+            a: (0.0, 2.0, []),
+            test_a: (2.0, 2.1, [a]),
+            c: (0.0, 6.0, []),
+            b: (3.0, 8.0, [a]),  # queued 0.9 s after a's test
+            # a test on a and b runs after b: it must not count as blocking b (no cycle)
+            rel: (8.0, 8.2, [a, b]),
+            d: (8.5, 12.0, [b, c]),
+            "operation.p.on-run-end-0": (12.0, 12.01, []),
+        },
+    )
+    prof = profile_run(tmp_path, top=2)
+    assert [n.name for n in prof.critical_path] == [
+        "model.a",
+        "test.not_null_a_id",
+        "model.b",
+        "test.relationships_b_a",
+        "model.d",
+    ]
+    assert prof.critical_path_waiting_s == pytest.approx(1.2)
+    assert prof.thread_s == {"model": pytest.approx(16.5), "test": pytest.approx(0.3)}
+    assert (prof.nodes, prof.small_tests, prof.small_tests_s) == (6, 2, pytest.approx(0.3))
+    assert [n.name for n in prof.costliest] == ["model.c", "model.b"]

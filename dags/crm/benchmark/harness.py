@@ -18,6 +18,7 @@ from pathlib import Path
 from crm.benchmark import lower_bound
 from crm.benchmark.compare import Agreement, check_agreement
 from crm.benchmark.datasets import Dataset, prepare_dataset
+from crm.benchmark.dbt_nodes import DbtRunProfile, profile_run
 from crm.benchmark.measure import Measurement, StageFailed, Summary, run_measured
 from crm.benchmark.profiling import Profile, summarise
 from crm.config import REPO_ROOT
@@ -40,6 +41,8 @@ STAGE_PEER = "pandas peer (RFM + retention)"
 STAGE_LOWER = "DuckDB lower bound (RFM)"
 STAGE_RFM_PATH = "RFM path in the warehouse: dbt run staging -> customer_rfm"
 STAGE_RFM_RAW_LOWER = "lower bound on raw.sales (one RFM statement)"
+#: The dbt part of the incremental stage (its profile; the stage itself adds the 1% ingestion).
+INCREMENTAL_DBT = "incremental dbt build (after ingesting 1%)"
 #: dbt models from the sales staging view to the RFM mart (intersection of descendants and ancestors).
 RFM_PATH_SELECTOR = "stg_sales__order_lines+,+customer_rfm"
 LOWER_BOUND = (sys.executable, "-m", "crm.benchmark.lower_bound")
@@ -63,6 +66,8 @@ class SizeResult:
     agreements: list[Agreement] = field(default_factory=list)
     incremental_parts: dict[str, Summary] = field(default_factory=dict)
     profile: Profile | None = None
+    # per dbt stage, the first repetition's nodes: thread time, costliest nodes, critical path
+    dbt_profiles: dict[str, DbtRunProfile] = field(default_factory=dict)
 
 
 def _env(data_dir: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -145,11 +150,16 @@ def _run_pipeline(
         log.info("size %s rep %s: ingestion, dbt build, incremental", dataset.size, rep + 1)
         data_dir = _fresh_data_dir(root / "pipeline", dataset)
         env, logs = _env(data_dir), root / "logs"
+        dbt_target = Path(env["DBT_TARGET_PATH"])
         ingest.append(run_measured(_ingest_command(), env=env, log_path=logs / f"ingest_{rep}.log"))
         full.append(run_measured(_dbt_build_command(), env=env, cwd=cwd, log_path=logs / f"dbt_{rep}.log"))
+        if rep == 0:
+            result.dbt_profiles[STAGE_DBT_FULL] = profile_run(dbt_target)
         rfm_path.append(
             run_measured(_dbt_rfm_path_command(), env=env, cwd=cwd, log_path=logs / f"dbt_rfm_{rep}.log")
         )
+        if rep == 0:
+            result.dbt_profiles[STAGE_RFM_PATH] = profile_run(dbt_target)
         raw_out = root / "lower_bound_raw_out"
         rfm_raw.append(
             run_measured(
@@ -168,6 +178,8 @@ def _run_pipeline(
         inc_dbt.append(
             run_measured(_dbt_build_command(), env=env, cwd=cwd, log_path=logs / f"inc_dbt_{rep}.log")
         )
+        if rep == 0:
+            result.dbt_profiles[INCREMENTAL_DBT] = profile_run(dbt_target)
         shutil.rmtree(data_dir)
     result.stages[STAGE_INGEST] = Summary.of(ingest)
     result.stages[STAGE_DBT_FULL] = Summary.of(full)

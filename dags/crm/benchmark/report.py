@@ -189,6 +189,44 @@ def profile_lines(result: SizeResult) -> list[str]:
     return lines
 
 
+#: Critical-path nodes shorter than this are summed into one line of the report.
+PATH_NODE_MIN_S = 0.5
+
+
+def dbt_profile_lines(result: SizeResult) -> list[str]:
+    """Per dbt stage: thread time, the costliest nodes and the critical path (crm.benchmark.dbt_nodes)."""
+    if not result.dbt_profiles:
+        return []
+    lines = [
+        f"### Where the dbt runs spend their time ({result.dataset.size:,} sales lines, first repetition)",
+        "",
+        "Thread time is the sum of the nodes' run times over dbt's threads; the critical path is the chain",
+        "of nodes, each waiting for the one before it (a parent or a parent's test), that ends with the",
+        "last node to finish; its waiting is time the path spent queued for a thread or in dbt itself.",
+    ]
+    for stage, prof in result.dbt_profiles.items():
+        threads = ", ".join(f"{kind} {sec:.1f} s" for kind, sec in prof.thread_s.items())
+        path_s = sum(n.seconds for n in prof.critical_path)
+        lines += [
+            "",
+            f"**{stage}**: {prof.elapsed_s:.1f} s elapsed in dbt, {prof.nodes} nodes; thread time {threads}; "
+            f"{prof.small_tests} tests under 0.3 s took {prof.small_tests_s:.1f} s together.",
+            "",
+            "| costliest nodes | s |",
+            "| --- | ---: |",
+            *(f"| {n.name} | {n.seconds:.1f} |" for n in prof.costliest),
+            "",
+            f"Critical path: {path_s:.1f} s in {len(prof.critical_path)} nodes + "
+            f"{prof.critical_path_waiting_s:.1f} s waiting:",
+            "",
+        ]
+        long_nodes = [n for n in prof.critical_path if n.seconds >= PATH_NODE_MIN_S]
+        short = [n for n in prof.critical_path if n.seconds < PATH_NODE_MIN_S]
+        chain = " → ".join(f"{n.name} {n.seconds:.1f}" for n in long_nodes)
+        lines.append(f"{chain} (+ {len(short)} shorter nodes, {sum(n.seconds for n in short):.1f} s)")
+    return lines
+
+
 def render(config: BenchmarkConfig, results: list[SizeResult], intro: str, host: dict[str, str]) -> str:
     today = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     airflow_reps = config.repetitions if config.airflow_repetitions is None else config.airflow_repetitions
@@ -222,6 +260,8 @@ def render(config: BenchmarkConfig, results: list[SizeResult], intro: str, host:
         if result.incremental_parts:
             parts = ", ".join(f"{k} {s.wall_median_s:.1f} s" for k, s in result.incremental_parts.items())
             out += ["", f"Incremental run parts (median): {parts}."]
+        if result.dbt_profiles:
+            out += ["", *dbt_profile_lines(result)]
         if result.profile is not None:
             out += ["", *profile_lines(result)]
     return "\n".join(out) + "\n"
