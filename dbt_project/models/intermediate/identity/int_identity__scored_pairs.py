@@ -23,7 +23,11 @@ def model(dbt, session):
     models = dbt.ref("int_identity__models_trained")
     latest = models.order("model_version desc").limit(1).project("settings_json").fetchone()
     if latest is None:
-        raise ValueError("int_identity__models_trained holds no model: run it with --full-refresh")
+        # unreachable after a build of the model (it trains when it holds no version): a hand edit
+        raise ValueError(
+            "int_identity__models_trained holds no model version: rebuild it "
+            "(dbt build --select int_identity__models_trained trains one when there is none)"
+        )
     backend = backend_for(session)
     named_records = backend.select(
         dbt.ref("int_identity__contact_records"),
