@@ -27,7 +27,7 @@ import pytest
 
 from crm.identity import model_spec
 from crm.identity.backend import DuckDBBackend, backend_for
-from crm.identity.clustering import cluster_records
+from crm.identity.clustering import _cluster_with_splink, cluster_records
 from crm.identity.config import IdentityConfig
 from crm.identity.retraining import StoredModel, model_row, parse_flag, retrain_reason
 from crm.identity.scoring import predict_pairs, score_pairs, spec_fingerprint, train_model
@@ -136,6 +136,53 @@ def test_cluster_records_without_edges() -> None:
     edges = pa.table({"record_key_l": pa.array([], pa.string()), "record_key_r": pa.array([], pa.string())})
     clusters = backend.to_model_output(cluster_records(nodes, edges, backend)).to_pylist()
     assert sorted((r["record_key"], r["cluster_key"]) for r in clusters) == [("x", "x"), ("y", "y")]
+
+
+def _random_graph(rng: np.random.Generator) -> tuple[pa.Table, pa.Table]:
+    """Keys that sort differently as text and as numbers, chains, stars, cycles, loops, duplicates."""
+    n = int(rng.integers(1, 60))
+    keys = [
+        f"{source}|{int(k)}"
+        for source, k in zip(rng.choice(["sales", "reply_cards"], n), rng.permutation(500)[:n], strict=True)
+    ]
+    m = int(rng.integers(0, 2 * n))
+    left, right = rng.integers(0, n, m), rng.integers(0, n, m)
+    nodes = pa.table({"record_key": [keys[i] for i in rng.permutation(n)]})
+    edges = pa.table(
+        {"record_key_l": [keys[i] for i in left], "record_key_r": [keys[i] for i in right]},
+        schema=pa.schema([("record_key_l", pa.string()), ("record_key_r", pa.string())]),
+    )
+    return nodes, edges
+
+
+def test_cluster_records_on_duckdb_equals_splinks_label_propagation() -> None:
+    """The SciPy components (DuckDB) give every record the cluster key splink's clustering gives it."""
+    rng = np.random.default_rng(7)
+    for _ in range(40):
+        nodes, edges = _random_graph(rng)
+        backend = DuckDBBackend.create()
+        ours = backend.to_model_output(cluster_records(nodes, edges, backend)).to_pylist()
+        reference = DuckDBBackend.create()
+        db_api = reference.db_api
+        splinks = reference.to_model_output(
+            _cluster_with_splink(
+                db_api,
+                db_api.register(nodes, table_name="identity_nodes"),
+                db_api.register(edges, table_name="identity_edges"),
+            )
+        ).to_pylist()
+        assert len(ours) == nodes.num_rows
+        assert sorted((r["record_key"], r["cluster_key"]) for r in ours) == sorted(
+            (r["record_key"], r["cluster_key"]) for r in splinks
+        )
+
+
+def test_cluster_records_rejects_an_edge_to_an_unknown_record() -> None:
+    backend = DuckDBBackend.create()
+    nodes = pa.table({"record_key": ["a", "b"]})
+    edges = pa.table({"record_key_l": ["a", "z"], "record_key_r": ["b", "a"]})
+    with pytest.raises(ValueError, match="1 edge end"):
+        cluster_records(nodes, edges, backend)
 
 
 # --------------------------------------------------------------------------- scoring (synthetic)
