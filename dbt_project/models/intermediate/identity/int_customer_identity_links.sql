@@ -11,7 +11,10 @@
     when customers merge, the merged customer keeps the id of the earliest-dated anchor.
 
     The previous run is this table itself, so it is incremental and never rebuilt by --full-refresh
-    (drop it on purpose to re-mint every id). Every run recomputes and replaces all rows.
+    (drop it on purpose to re-mint every id). Every run recomputes all rows and writes only those
+    that differ from the stored ones (delete+insert): new records and the records of customers that
+    grew, merged or split. A day's 1% of new sales changes a few percent of the 1.35M rows at 10M
+    lines, and rewriting them all cost more than computing them (docs/benchmarks.md).
 
     linked_at is when the record got its current customer_id: kept from the previous run while the
     customer_id stays, the run's time when it is new or changed (new record, merge, split). fct_sales
@@ -70,6 +73,10 @@ edges as (
             source,
             source_record_id,
             customer_id,
+            customer_record_count,
+            record_date,
+            match_rule,
+            match_probability,
             linked_at,
             is_anchor
         from {{ this }}
@@ -87,7 +94,12 @@ members as (
         clusters.cluster_key,
         {% if is_incremental() -%}
             previous_links.customer_id as previous_customer_id,
+            previous_links.customer_record_count as previous_customer_record_count,
+            previous_links.record_date as previous_record_date,
+            previous_links.match_rule as previous_match_rule,
+            previous_links.match_probability as previous_match_probability,
             previous_links.linked_at as previous_linked_at,
+            previous_links.is_anchor as previous_is_anchor,
             coalesce(previous_links.is_anchor, false) as was_anchor
         {%- else -%}
             false as was_anchor
@@ -177,32 +189,74 @@ cluster_sizes as (
     from members
     group by cluster_key
 
+),
+
+links as (
+
+    select
+        members.source,
+        members.source_record_id,
+        customers.customer_id,
+        cluster_sizes.customer_record_count,
+        members.record_date,
+        coalesce(strongest_edge.match_rule, 'new') as match_rule,
+        -- double: key edges' 1.0 unions with splink's double probabilities in int_identity__match_edges
+        coalesce(strongest_edge.match_probability, 1.0) as match_probability,
+        members.record_key = customers.anchor_record_key as is_anchor,
+        {% if is_incremental() -%}
+            -- the stored row, to write only what changed (final)
+            members.previous_customer_id,
+            members.previous_customer_record_count,
+            members.previous_record_date,
+            members.previous_match_rule,
+            members.previous_match_probability,
+            members.previous_is_anchor,
+            members.previous_linked_at,
+            -- a previous row without linked_at: a table the pre-hook just gave the column
+            case
+                when members.previous_customer_id = customers.customer_id
+                    then coalesce(members.previous_linked_at, {{ dbt.current_timestamp() }})
+                else {{ dbt.current_timestamp() }}
+            end
+        {%- else -%}
+            {{ dbt.current_timestamp() }}
+        {%- endif %} as linked_at
+    from members
+    inner join customers on members.cluster_key = customers.cluster_key
+    inner join cluster_sizes on members.cluster_key = cluster_sizes.cluster_key
+    left join strongest_edge
+        on
+        members.record_key = strongest_edge.record_key
+        and strongest_edge.edge_rank = 1
+
+),
+
+final as (
+
+    select
+        source,
+        source_record_id,
+        customer_id,
+        customer_record_count,
+        record_date,
+        match_rule,
+        match_probability,
+        is_anchor,
+        linked_at
+    from links
+    {%- if is_incremental() %}
+        -- only what changed: a new record, or any stored value that differs
+        where
+            previous_customer_id is null
+            or customer_id is distinct from previous_customer_id
+            or customer_record_count is distinct from previous_customer_record_count
+            or record_date is distinct from previous_record_date
+            or match_rule is distinct from previous_match_rule
+            or match_probability is distinct from previous_match_probability
+            or is_anchor is distinct from previous_is_anchor
+            or linked_at is distinct from previous_linked_at
+    {%- endif %}
+
 )
 
-select
-    members.source,
-    members.source_record_id,
-    customers.customer_id,
-    cluster_sizes.customer_record_count,
-    members.record_date,
-    coalesce(strongest_edge.match_rule, 'new') as match_rule,
-    -- double: key edges' 1.0 unions with splink's double probabilities in int_identity__match_edges
-    coalesce(strongest_edge.match_probability, 1.0) as match_probability,
-    members.record_key = customers.anchor_record_key as is_anchor,
-    {% if is_incremental() -%}
-        -- a previous row without linked_at: a table the pre-hook just gave the column
-        case
-            when members.previous_customer_id = customers.customer_id
-                then coalesce(members.previous_linked_at, {{ dbt.current_timestamp() }})
-            else {{ dbt.current_timestamp() }}
-        end
-    {%- else -%}
-        {{ dbt.current_timestamp() }}
-    {%- endif %} as linked_at
-from members
-inner join customers on members.cluster_key = customers.cluster_key
-inner join cluster_sizes on members.cluster_key = cluster_sizes.cluster_key
-left join strongest_edge
-    on
-    members.record_key = strongest_edge.record_key
-    and strongest_edge.edge_rank = 1
+select * from final
