@@ -22,6 +22,11 @@
     this column gets it added by the pre-hook (the table cannot be rebuilt); its records then count
     as linked now, once.
 -#}
+{#- The stored values of a record's row: a run writes the rows where any of them changed. -#}
+{%- set stored_columns = [
+    'customer_id', 'customer_record_count', 'record_date', 'match_rule', 'match_probability',
+    'is_anchor', 'linked_at',
+] -%}
 {{
     config(
         materialized='incremental',
@@ -70,15 +75,11 @@ edges as (
     previous_links as (
 
         select
+            {%- for column in stored_columns %}
+                {{ column }},
+            {%- endfor %}
             source,
-            source_record_id,
-            customer_id,
-            customer_record_count,
-            record_date,
-            match_rule,
-            match_probability,
-            linked_at,
-            is_anchor
+            source_record_id
         from {{ this }}
 
     ),
@@ -93,13 +94,9 @@ members as (
         records.record_date,
         clusters.cluster_key,
         {% if is_incremental() -%}
-            previous_links.customer_id as previous_customer_id,
-            previous_links.customer_record_count as previous_customer_record_count,
-            previous_links.record_date as previous_record_date,
-            previous_links.match_rule as previous_match_rule,
-            previous_links.match_probability as previous_match_probability,
-            previous_links.linked_at as previous_linked_at,
-            previous_links.is_anchor as previous_is_anchor,
+            {%- for column in stored_columns %}
+                previous_links.{{ column }} as previous_{{ column }},
+            {%- endfor %}
             coalesce(previous_links.is_anchor, false) as was_anchor
         {%- else -%}
             false as was_anchor
@@ -205,13 +202,9 @@ links as (
         members.record_key = customers.anchor_record_key as is_anchor,
         {% if is_incremental() -%}
             -- the stored row, to write only what changed (final)
-            members.previous_customer_id,
-            members.previous_customer_record_count,
-            members.previous_record_date,
-            members.previous_match_rule,
-            members.previous_match_probability,
-            members.previous_is_anchor,
-            members.previous_linked_at,
+            {%- for column in stored_columns %}
+                members.previous_{{ column }},
+            {%- endfor %}
             -- a previous row without linked_at: a table the pre-hook just gave the column
             case
                 when members.previous_customer_id = customers.customer_id
@@ -248,13 +241,9 @@ final as (
         -- only what changed: a new record, or any stored value that differs
         where
             previous_customer_id is null
-            or customer_id is distinct from previous_customer_id
-            or customer_record_count is distinct from previous_customer_record_count
-            or record_date is distinct from previous_record_date
-            or match_rule is distinct from previous_match_rule
-            or match_probability is distinct from previous_match_probability
-            or is_anchor is distinct from previous_is_anchor
-            or linked_at is distinct from previous_linked_at
+            {%- for column in stored_columns %}
+                or {{ column }} is distinct from previous_{{ column }}
+            {%- endfor %}
     {%- endif %}
 
 )
