@@ -1,11 +1,12 @@
 """Connected components over the linking edges (deterministic keys and accepted splink pairs).
 
-On DuckDB (the embedded default) the components come from SciPy's ``connected_components`` on the
+On a DuckDB backend (the warehouse's dbt Python model, and the in-process DuckDB the PostgreSQL
+identity step feeds over COPY) the components come from SciPy's ``connected_components`` on the
 edge list, numbered by DuckDB: one pass over the edges instead of splink's iterative SQL label
 propagation, which took 3.7 s of the incremental build at 10M sales lines (1.35M records) where
-this takes about 1 s (docs/benchmarks.md). Elsewhere (PostgreSQL, Spark: the external identity
-step) splink's label propagation (each node takes the smallest representative among its
-neighbours until nothing changes) runs inside the engine, which scales out. Both give every record
+this takes about 1 s (docs/benchmarks.md). On Spark, splink's label propagation (each node takes
+the smallest representative among its neighbours until nothing changes) runs inside the engine,
+which scales out. Both give every record
 the smallest record_key of its component (a test holds them to each other on random graphs).
 """
 
