@@ -23,6 +23,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 DBT_PROJECT = REPO / "dbt_project"
@@ -288,18 +289,27 @@ def test_docs_generate_documents_every_mart(warehouse: Warehouse) -> None:
 def test_duckdb_memory_limit_comes_from_the_environment(
     warehouse: Warehouse, configured: str | None, expected: str
 ) -> None:
-    """The profile bounds DuckDB's buffer pool: 2 GB unless CRM_DUCKDB_MEMORY_LIMIT says otherwise."""
+    """The profile bounds DuckDB's buffer pool: 2 GB unless CRM_DUCKDB_MEMORY_LIMIT says otherwise.
+
+    The settings are connection options (set once when dbt-duckdb connects, not again per node), and
+    they reach the cursors the nodes run on."""
     env = {k: v for k, v in warehouse.env().items() if k != "CRM_DUCKDB_MEMORY_LIMIT"}
     if configured is not None:
         env["CRM_DUCKDB_MEMORY_LIMIT"] = configured
     target = warehouse.data_dir / "dbt_target_memory_limit"
-    sql = "select current_setting('memory_limit') as memory_limit"
+    sql = (
+        "select current_setting('memory_limit') as memory_limit,"
+        " current_setting('preserve_insertion_order') as preserve_insertion_order"
+    )
     command = [str(VENV_BIN / "dbt"), "show", "--inline", sql, "--output", "json", "--quiet"]
     command += ["--profiles-dir", ".", "--target-path", str(target), "--log-path", str(target / "logs")]
     result = subprocess.run(command, env=env, cwd=DBT_PROJECT, capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     shown = json.loads(result.stdout[result.stdout.index("{") :])
-    assert shown["show"] == [{"memory_limit": expected}]
+    assert shown["show"] == [{"memory_limit": expected, "preserve_insertion_order": False}]
+    profile = yaml.safe_load((DBT_PROJECT / "profiles.yml").read_text(encoding="utf-8"))
+    for name in ("dev", "ci"):
+        assert "settings" not in profile["crm_warehouse"]["outputs"][name], f"{name}: SET per node again"
 
 
 def test_out_of_memory_names_the_node_and_the_setting(warehouse: Warehouse, tmp_path: Path) -> None:
@@ -326,9 +336,10 @@ def test_out_of_memory_names_the_node_and_the_setting(warehouse: Warehouse, tmp_
 
 
 def test_incremental_fct_sales_equals_a_full_refresh(warehouse: Warehouse) -> None:
-    """New lines arrive and one sales reference is re-linked to another customer: the incremental
-    run of the line fact and of the orders aggregated from it must give exactly what a full refresh
-    gives (on a copy of the warehouse)."""
+    """New lines arrive (one batch loaded later, one committed late with an older load time) and one
+    sales reference is re-linked to another customer: the incremental run of the line fact and of
+    the orders aggregated from it must give exactly what a full refresh gives (on a copy of the
+    warehouse)."""
     # Same file name: DuckDB names the catalog after the file and the staging views refer to it.
     copy = warehouse.data_dir / "incremental" / warehouse.path.name
     copy.parent.mkdir()
@@ -340,6 +351,15 @@ def test_incremental_fct_sales_equals_a_full_refresh(warehouse: Warehouse) -> No
             "unit_price, unit_cost, discount, channel, salesperson, original_order_id, _source_file, "
             "_source_row, _file_sha256, 'late-batch', _loaded_at + interval 1 day "
             "from raw.sales where not quantity < 0 order by order_id, line_no limit 25"
+        )
+        # a batch committed late with an older load time than the table's latest line: found by
+        # its batch id, not by the load-time watermark
+        con.execute(
+            "insert into raw.sales select order_id || '-BACKDATED', line_no, order_date, "
+            "customer_ref, customer_ref_type, customer_ref_norm, sku, product_name, category, quantity, "
+            "unit_price, unit_cost, discount, channel, salesperson, original_order_id, _source_file, "
+            "_source_row, _file_sha256, 'backdated-batch', _loaded_at - interval 1 day "
+            "from raw.sales where not quantity < 0 order by order_id desc, line_no limit 10"
         )
         (relinked_ref, new_customer) = con.execute(
             "select l.source_record_id, (select min(customer_id) from intermediate.int_customers_resolved "
@@ -396,9 +416,12 @@ def test_incremental_fct_sales_equals_a_full_refresh(warehouse: Warehouse) -> No
             "where s.customer_ref_type || ':' || s.customer_ref_norm = ?",
             [relinked_ref],
         ).fetchall()
-        (late_lines,) = con.execute(
-            "select count(*) from main.fct_sales_incremental where _batch_id = 'late-batch'"
-        ).fetchone()
+        late_lines = dict(
+            con.execute(
+                "select _batch_id, count(*) from main.fct_sales_incremental "
+                "where _batch_id in ('late-batch', 'backdated-batch') group by _batch_id"
+            ).fetchall()
+        )
         relinked_customers = con.execute(
             "select distinct f.customer_id from main.fct_sales_incremental f "
             "join staging.stg_sales__order_lines s using (order_line_id) "
@@ -409,7 +432,7 @@ def test_incremental_fct_sales_equals_a_full_refresh(warehouse: Warehouse) -> No
     assert set(differences.values()) == {0}, differences
     assert 0 < reaggregated < orders / 2, (reaggregated, orders)
     assert (new_customer,) in relinked_orders
-    assert late_lines == 25
+    assert late_lines == {"late-batch": 25, "backdated-batch": 10}
     assert relinked_customers == [(new_customer,)]
     assert isinstance(total_net, Decimal)
 
