@@ -43,3 +43,16 @@
         else cast({{ expression }} as {{ type_money() }})
     end
 {%- endmacro %}
+
+{#- An instant: timestamp with time zone (Spark's timestamp is one). -#}
+{% macro type_timestamp_tz() -%}
+    {{ return(adapter.dispatch('type_timestamp_tz')()) }}
+{%- endmacro %}
+
+{% macro default__type_timestamp_tz() -%}
+    timestamp with time zone
+{%- endmacro %}
+
+{% macro spark__type_timestamp_tz() -%}
+    timestamp
+{%- endmacro %}
