@@ -284,12 +284,12 @@ def test_docs_generate_documents_every_mart(warehouse: Warehouse) -> None:
 
 
 @pytest.mark.parametrize(
-    ("configured", "expected"), [(None, "1.8 GiB"), ("300MB", "286.1 MiB")], ids=["default", "configured"]
+    ("configured", "expected"), [(None, "1.6 GiB"), ("300MB", "286.1 MiB")], ids=["default", "configured"]
 )
 def test_duckdb_memory_limit_comes_from_the_environment(
     warehouse: Warehouse, configured: str | None, expected: str
 ) -> None:
-    """The profile bounds DuckDB's buffer pool: 2 GB unless CRM_DUCKDB_MEMORY_LIMIT says otherwise.
+    """The profile bounds DuckDB's buffer pool: 1800 MB unless CRM_DUCKDB_MEMORY_LIMIT says otherwise.
 
     The settings are connection options (set once when dbt-duckdb connects, not again per node), and
     they reach the cursors the nodes run on."""
