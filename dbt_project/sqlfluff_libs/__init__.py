@@ -117,6 +117,10 @@ class _Target:
 target = _Target()
 
 
+def sales_record_id(type_column: str = "customer_ref_type", norm_column: str = "customer_ref_norm") -> str:
+    return f"{type_column} || ':' || {norm_column}"
+
+
 def type_timestamp_tz() -> str:
     return "timestamp with time zone"
 

@@ -75,7 +75,7 @@ sales as (
 
     select
         'sales' as source,
-        {{ dbt.concat(['customer_ref_type', "':'", 'customer_ref_norm']) }} as source_record_id,
+        {{ sales_record_id() }} as source_record_id,
         first_order_date as record_date,
         last_order_date as last_seen_date,
         customer_ref_type as sales_ref_type,

@@ -30,7 +30,7 @@ joined as (
     from order_lines
     inner join identity_links
         on identity_links.source_record_id
-        = {{ dbt.concat(['order_lines.customer_ref_type', "':'", 'order_lines.customer_ref_norm']) }}
+        = {{ sales_record_id('order_lines.customer_ref_type', 'order_lines.customer_ref_norm') }}
 
 )
 

@@ -45,7 +45,7 @@
             'select count(*) from ' ~ ref('stg_sales__order_lines')
             ~ ' where not ' ~ later_than('_loaded_at', previous[0])
             ~ (' and not ' ~ in_values('_batch_id', watermarks.new_batches) if watermarks.new_batches else '')
-            ~ " and " ~ dbt.concat(['customer_ref_type', "':'", 'customer_ref_norm']) ~ ' in ('
+            ~ ' and ' ~ sales_record_id() ~ ' in ('
             ~ ' select source_record_id from ' ~ ref('int_customer_identity_links')
             ~ " where source = 'sales' and " ~ later_than('linked_at', previous[1]) ~ ')'
         ).rows[0][0] -%}
